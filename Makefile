@@ -1,0 +1,100 @@
+# Vigil — one top-level Makefile. `make` builds bin/; `make run` runs the
+# main job with embedded defaults; `make test` builds and runs every suite.
+# Both install missing Debian packages first (as root). Switches:
+#   SANITIZE=1   build everything with ASan + UBSan
+#   O=dir        object directory (default build, or build-san with SANITIZE)
+
+# Debian packages the build and the tests need. `make deps` installs the
+# missing ones (apt-get update once, then apt-get install -y).
+DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
+               libcmocka-dev
+DEB_PACKAGES_TEST = prometheus clang
+
+CC      ?= cc
+PKGS     = liblz4 libpcre2-8 libxxhash
+CSTD     = -std=c11 -D_GNU_SOURCE
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wswitch-enum \
+           -Wno-sign-compare -Wno-missing-field-initializers
+OPT     ?= -O2 -g
+ifeq ($(SANITIZE),1)
+O       ?= build-san
+BIN     ?= bin-san
+OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDSAN    = -fsanitize=address,undefined
+else
+O       ?= build
+BIN     ?= bin
+endif
+CPPFLAGS += -Itsdb -Iquery -MMD -MP
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDFLAGS += $(LDSAN)
+
+TSDB_SRC  = $(wildcard tsdb/*.c)
+QUERY_SRC = $(filter-out query/tsq.c,$(wildcard query/*.c))
+LIB_OBJ   = $(patsubst %.c,$(O)/%.o,$(TSDB_SRC) $(QUERY_SRC))
+
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
+BENCH_SRC = $(wildcard tests/bench/*.c)
+BENCH_BIN = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(BENCH_SRC))
+FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(FUZZ_SRC))
+
+PROGRAMS  = $(BIN)/tsq
+
+.PHONY: all deps deps-test run test bench fuzz clean
+all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BIN)/tsq: $(O)/query/tsq.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BIN)/bench/%: $(O)/tests/bench/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# libFuzzer targets (clang). Each target links the libraries rebuilt with
+# -fsanitize=fuzzer-no-link so coverage reaches into the parsers and codecs.
+FUZZ_O = build-fuzz
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+$(FUZZ_O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
+$(BIN)/fuzz/%: $(FUZZ_O)/tests/fuzz/%.o $(patsubst %.c,$(FUZZ_O)/%.c.o,) $(patsubst $(O)/%,$(FUZZ_O)/%,$(LIB_OBJ))
+	@mkdir -p $(dir $@)
+	clang -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+fuzz: deps
+	$(MAKE) $(FUZZ_BIN)
+
+deps:
+	@sh tests/deps.sh $(DEB_PACKAGES)
+
+deps-test:
+	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_TEST)
+
+run: deps
+	$(MAKE) all
+	sh tests/demo.sh $(BIN)
+
+test: deps-test
+	$(MAKE) all
+	sh tests/run-all.sh $(BIN)
+
+bench: deps-test
+	$(MAKE) all
+	sh tests/bench/run.sh $(BIN)
+
+clean:
+	rm -rf build build-san build-fuzz bin bin-san
+
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
