@@ -34,6 +34,8 @@ LDFLAGS += $(LDSAN)
 TSDB_SRC  = $(wildcard tsdb/*.c)
 QUERY_SRC = $(filter-out query/tsq.c,$(wildcard query/*.c))
 LIB_OBJ   = $(patsubst %.c,$(O)/%.o,$(TSDB_SRC) $(QUERY_SRC))
+# One static archive: a program links only the objects it uses.
+LIB       = $(O)/libvigil.a
 
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
@@ -51,15 +53,19 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BIN)/tsq: $(O)/query/tsq.o $(LIB_OBJ)
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/tsq: $(O)/query/tsq.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BIN)/tests/%: $(O)/tests/unit/%.o $(LIB_OBJ)
+$(BIN)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
-$(BIN)/bench/%: $(O)/tests/bench/%.o $(LIB_OBJ)
+$(BIN)/bench/%: $(O)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -70,9 +76,12 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@
-$(BIN)/fuzz/%: $(FUZZ_O)/tests/fuzz/%.o $(patsubst %.c,$(FUZZ_O)/%.c.o,) $(patsubst $(O)/%,$(FUZZ_O)/%,$(LIB_OBJ))
+$(BIN)/fuzz/%: $(FUZZ_O)/tests/fuzz/%.o $(FUZZ_O)/libvigil.a
 	@mkdir -p $(dir $@)
 	clang -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+$(FUZZ_O)/libvigil.a: $(patsubst $(O)/%,$(FUZZ_O)/%,$(LIB_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
 fuzz: deps
 	$(MAKE) $(FUZZ_BIN)
 
