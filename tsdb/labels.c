@@ -3,6 +3,7 @@
  * names); values must be UTF-8; sizes are bounded by the store's limits. */
 #include <stdlib.h>
 #include <string.h>
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include "tsdb_int.h"
