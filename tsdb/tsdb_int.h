@@ -1,4 +1,4 @@
-/* tsdb_int.h — private structures and cross-file functions of tsdb/*.c.
+/* tsdb_int.h — private structures and cross-file functions of the tsdb sources.
  * Nothing outside tsdb/ (except unit tests) includes this header. */
 #ifndef VIGIL_TSDB_INT_H
 #define VIGIL_TSDB_INT_H
