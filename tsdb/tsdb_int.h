@@ -148,6 +148,81 @@ uint64_t tsdb__wal_size(const struct tsdb__wal *w);
 /* Syncs and frees. */
 int tsdb__wal_close(struct tsdb__wal *w);
 
+/* ---- blocks (block.c) ---------------------------------------------------
+ *
+ * Design notes. A block is an immutable directory data_dir/<name>/ covering
+ * samples with timestamps in [mint, maxt):
+ *   meta     text key=value lines: version, mint, maxt, series, samples,
+ *            chunks, level (1 = cut from the head, +1 per compaction)
+ *   chunks   pages of concatenated block chunks (blockenc.c), each page
+ *            LZ4HC-compressed, with a page table at the end of the file
+ *   index    symbols, series (sorted by labels: label symbol refs and chunk
+ *            refs page/offset/length/mint/maxt/count) and postings (sorted
+ *            series ids per label pair), checksummed
+ * A block is written into <name>.tmp and renamed when complete (files and
+ * directory fsynced), so a crash never leaves a half block in use; leftover
+ * *.tmp directories are removed at open. Readers mmap the files.
+ */
+struct tsdb__block_writer;
+
+/* Starts a block named name covering [mint, maxt) in data_dir/<name>.tmp. */
+int tsdb__block_writer_open(const char *data_dir, const char *name, int64_t mint,
+                            int64_t maxt, int level,
+                            struct tsdb__block_writer **out /* OUT */);
+/* Adds a series: calls must come in tsdb__labels_cmp order; ts strictly
+ * ascending and within [mint, maxt). n == 0 adds nothing. Long series are
+ * split into chunks of at most TSDB_BLOCK_CHUNK_SAMPLES samples. */
+#define TSDB_BLOCK_CHUNK_SAMPLES 1024
+int tsdb__block_writer_add(struct tsdb__block_writer *w, const struct tsdb_labels *ls,
+                           const int64_t *ts, const double *v, size_t n);
+/* Writes index and meta, syncs, renames into place, frees w.
+ * A block with no series is not written (returns 0, nothing on disk). */
+int tsdb__block_writer_finish(struct tsdb__block_writer *w);
+/* Removes the temporary directory and frees w. */
+void tsdb__block_writer_abort(struct tsdb__block_writer *w);
+
+struct tsdb__block;
+/* Opens (mmaps) the block directory at path; verifies index checksum. */
+int tsdb__block_open(const char *path, struct tsdb__block **out /* OUT */);
+void tsdb__block_close(struct tsdb__block *b);
+void tsdb__block_info(const struct tsdb__block *b, struct tsdb_block_info *out /* OUT */);
+int tsdb__block_level(const struct tsdb__block *b);
+const char *tsdb__block_path(const struct tsdb__block *b);
+/* Total bytes of the block's files. */
+uint64_t tsdb__block_size(const struct tsdb__block *b);
+
+/* Series ids matching every matcher (a matcher on an absent label sees "")
+ * with at least one chunk overlapping [mint, maxt], ascending (which is label
+ * order). *ids is malloc'd (caller frees); *n may be 0. */
+int tsdb__block_select(const struct tsdb__block *b, const struct tsdb_matcher *m,
+                       size_t nm, int64_t mint, int64_t maxt, uint32_t **ids /* OUT */,
+                       size_t *n /* OUT */);
+/* Labels of series id into v[0..cap); strings point into the block's
+ * mapping (valid while it is open). @return the number of labels. */
+int tsdb__block_series_labels(const struct tsdb__block *b, uint32_t id,
+                              struct tsdb_label *v /* OUT */, size_t cap);
+
+/* Per-reader scratch for decompressed pages (not shared between threads). */
+struct tsdb__page_cache {
+    const struct tsdb__block *block;
+    uint32_t page;
+    uint8_t *buf;
+    size_t len, cap;
+};
+void tsdb__page_cache_free(struct tsdb__page_cache *pc);
+/* Appends the samples of series id within [mint, maxt] to the growable
+ * arrays (*ts, *v, *cap entries; *len used), ascending.
+ * @return 0 or a negative error (TSDB_E_CORRUPT for a bad page/chunk). */
+int tsdb__block_series_samples(const struct tsdb__block *b, uint32_t id, int64_t mint,
+                               int64_t maxt, struct tsdb__page_cache *pc,
+                               int64_t **ts, double **v, size_t *len, size_t *cap);
+/* Calls fn for every distinct value of label name in the block, sorted. */
+int tsdb__block_label_values(const struct tsdb__block *b, const char *name,
+                             int (*fn)(const char *value, void *arg), void *arg);
+/* Calls fn for every label name in the block, sorted. */
+int tsdb__block_label_names(const struct tsdb__block *b,
+                            int (*fn)(const char *name, void *arg), void *arg);
+
 /* ---- labels (labels.c) ------------------------------------------------- */
 
 /* Checks names and values against Prometheus' rules and the limits in opts.
