@@ -294,9 +294,11 @@ static int reader_fill(struct reader *r, size_t n)
         return 0;
     if (r->off + n > r->size)
         return 1;
-    memmove(r->buf, r->buf + r->pos, r->end - r->pos);
-    r->end -= r->pos;
-    r->pos = 0;
+    if (r->pos) {
+        memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+        r->end -= r->pos;
+        r->pos = 0;
+    }
     if (r->cap < n) {
         size_t cap = n > READ_CHUNK ? n : READ_CHUNK;
         uint8_t *p = realloc(r->buf, cap);
@@ -679,7 +681,8 @@ static int list_dir(struct tsdb__wal *w, struct listing *l /* OUT */,
         l->seg = NULL;
         return err;
     }
-    qsort(l->seg, l->nseg, sizeof *l->seg, cmp_u32);
+    if (l->nseg)
+        qsort(l->seg, l->nseg, sizeof *l->seg, cmp_u32);
     return 0;
 }
 
