@@ -80,7 +80,10 @@ struct tsdb_options {
     uint32_t max_labels;           /* labels per series: 64 */
     uint32_t max_label_name_bytes; /* 256 */
     uint32_t max_label_value_bytes;/* 4096 */
-    int read_only;                 /* open without WAL or maintenance */
+    int read_only;                 /* open for reading only: no WAL writes,
+                                      no maintenance, no lock */
+    int no_wal;                    /* backfill: no WAL; tsdb_close cuts the
+                                      whole head into blocks */
 };
 void tsdb_options_default(struct tsdb_options *o /* OUT */);
 

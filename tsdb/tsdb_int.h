@@ -223,6 +223,209 @@ int tsdb__block_label_values(const struct tsdb__block *b, const char *name,
 int tsdb__block_label_names(const struct tsdb__block *b,
                             int (*fn)(const char *name, void *arg), void *arg);
 
+/* ---- head (head.c) ------------------------------------------------------
+ *
+ * Design notes. The head holds recent samples per series: in-order samples
+ * in a chain of head chunks (newest first), samples that arrive out of order
+ * or repeat a timestamp in a per-series append-only log (ooo), which wins
+ * over chunk samples of the same timestamp, later entries over earlier ones.
+ *
+ * Visibility. The writer applies a committed batch to chunks and logs, then
+ * publishes each touched series' state {count, first, ooo, ooo_len} stamped
+ * with the commit's sequence number (tsdb__head_publish). A snapshot taken
+ * at sequence S sees, for every series, the newest state with seq <= S:
+ *
+ *   series.state (seqlock) --older--> history node --older--> ...
+ *
+ * History nodes are only made while snapshots are open, and pruned once no
+ * open snapshot needs them. Memory a snapshot may still read (replaced ooo
+ * logs, chunks cut off into blocks) goes to a graveyard tagged with the
+ * sequence that retired it and is freed once every older snapshot closed.
+ * Samples with absolute index < first were moved into blocks.
+ */
+struct tsdb__ooo {             /* out-of-order log; entries [0, len) immutable */
+    uint32_t cap;
+    int64_t *ts;
+    double *v;
+};
+
+struct tsdb__series_state {
+    uint32_t count;            /* in-order samples appended so far */
+    uint32_t first;            /* first in-order sample still in the head */
+    uint32_t ooo_len;
+    struct tsdb__ooo *ooo;
+    uint64_t seq;
+};
+
+struct tsdb__state_node {
+    struct tsdb__series_state st;
+    struct tsdb__state_node *_Atomic older;
+};
+
+struct tsdb__series {
+    tsdb_ref ref;
+    uint32_t nlabels;
+    struct tsdb_label *labels;      /* sorted; strings interned in the head */
+    uint64_t hash;
+    struct tsdb__series *hnext;     /* writer's hash chain */
+    /* published state: written by the writer under the seqlock `ver` */
+    _Atomic uint32_t ver;
+    _Atomic uint32_t count, first, ooo_len;
+    struct tsdb__ooo *_Atomic ooo;
+    _Atomic uint64_t seq;
+    struct tsdb__state_node *_Atomic history;
+    struct tsdb__chunk *_Atomic newest;
+    /* writer only */
+    int64_t maxt;                   /* newest in-order timestamp applied */
+    int64_t pend_maxt;              /* newest timestamp including the batch */
+    uint32_t w_count, w_first, w_ooo_len;
+    struct tsdb__ooo *w_ooo;
+    uint8_t touched, has_history;
+};
+
+/* Reads the state of s visible at sequence seq. @return 0 if the series
+ * had no visible state then (then *st is zeroed). */
+int tsdb__series_state_at(const struct tsdb__series *s, uint64_t seq,
+                          struct tsdb__series_state *st /* OUT */);
+
+/* Samples of a series state within [mint, maxt], ascending, one per
+ * timestamp, appended to growable arrays (like tsdb__block_series_samples). */
+int tsdb__series_samples(const struct tsdb__series *s, const struct tsdb__series_state *st,
+                         int64_t mint, int64_t maxt, int64_t **ts, double **v,
+                         size_t *len, size_t *cap);
+
+/* Grows parallel sample arrays to hold at least need entries. */
+int tsdb__samples_reserve(int64_t **ts, double **v, size_t *cap, size_t need);
+
+/* Sorts samples by timestamp; on equal timestamps the later entry wins.
+ * @return the new length. */
+size_t tsdb__samples_sort_dedup(int64_t *ts, double *v, size_t n);
+
+/* ---- the store (db.c, head.c, read.c) ------------------------------------ */
+
+#include <pthread.h>
+
+/* A loaded block with a reference count: the store's list holds one
+ * reference, every snapshot that lists it holds one. */
+struct tsdb__blk {
+    struct tsdb__block *b;
+    _Atomic int refs;
+    int level;
+    int64_t mint, maxt;
+};
+void tsdb__blk_unref(struct tsdb__blk *blk);
+
+/* Open-addressing map from a pair of pointers to a pointer (head.c). */
+struct tsdb__map {
+    struct tsdb__map_slot { const void *a, *b; void *val; uint64_t h; } *slots;
+    size_t cap, len;
+};
+
+/* One label value in the head index: the series that carry it. */
+struct tsdb__lval {
+    const char *value;
+    uint32_t *ids;
+    uint32_t len, cap;
+};
+struct tsdb__lname {
+    const char *name;
+    struct tsdb__lval **vals;
+    uint32_t len, cap;
+};
+
+struct tsdb__grave {             /* memory retired at sequence seq */
+    uint64_t seq;
+    void (*free_fn)(void *p, void *q);
+    void *p, *q;
+    struct tsdb__grave *next;
+};
+
+#define TSDB__SERIES_PAGE_BITS 10
+#define TSDB__SERIES_PAGES (1u << 16)
+
+struct tsdb {
+    char *dir;
+    struct tsdb_options opts;
+    int lock_fd;
+    struct tsdb__wal *wal;                 /* NULL when read-only */
+
+    /* series by ref: pages of 1024 pointers, written once */
+    struct tsdb__series **_Atomic *pages;
+    uint32_t nseries;
+    struct tsdb__series **htab;            /* writer: by label hash */
+    size_t hcap;
+
+    /* head index and interned strings, guarded by idx_mu */
+    pthread_mutex_t idx_mu;
+    struct tsdb__map strings;              /* (hash bucket) -> string */
+    struct tsdb__map pairs;                /* (name, value) -> lval */
+    struct tsdb__map names;                /* (name) -> lname */
+    struct tsdb__lname **lnames;
+    size_t nlnames, caplnames;
+    uint64_t index_bytes;
+
+    /* the batch being built (writer) */
+    struct tsdb__wal_sample *pend;
+    size_t npend, cappend;
+    struct tsdb__series **touched;
+    size_t ntouched, captouched;
+    struct tsdb__series **newseries;       /* created since the last commit */
+    size_t nnew, capnew;
+
+    /* visibility, guarded by snap_mu */
+    pthread_mutex_t snap_mu;
+    _Atomic uint64_t seq;
+    struct tsdb_snapshot *snap_oldest, *snap_newest;
+    struct tsdb__grave *grave_first, *grave_last;
+    struct tsdb__series **hist;            /* series with history nodes */
+    size_t nhist, caphist;
+    struct tsdb__blk **blocks;             /* sorted by mint */
+    size_t nblocks;
+
+    /* writer's view of the head */
+    int64_t min_valid;                     /* older samples are out of bounds */
+    int64_t head_mint, head_maxt;
+    uint32_t block_seq;                    /* for block names */
+    struct tsdb_stats st;
+};
+
+struct tsdb_snapshot {
+    struct tsdb *db;
+    uint64_t seq;
+    struct tsdb__blk **blocks;
+    size_t nblocks;
+    struct tsdb_snapshot *older, *newer;
+};
+
+/* head.c */
+int tsdb__head_init(struct tsdb *db);
+void tsdb__head_free(struct tsdb *db);
+struct tsdb__series *tsdb__head_series(const struct tsdb *db, tsdb_ref ref);
+/* Creates a series from sorted, validated labels with the given ref. */
+int tsdb__head_create(struct tsdb *db, const struct tsdb_label *v, size_t n, tsdb_ref ref,
+                      struct tsdb__series **out /* OUT */);
+/* Applies one sample to the writer's side of the head (not yet visible). */
+int tsdb__head_apply(struct tsdb *db, struct tsdb__series *s, int64_t ts, double v);
+/* Publishes every touched series at a new sequence number. */
+void tsdb__head_publish(struct tsdb *db);
+/* Frees graveyard entries and history no open snapshot needs. */
+void tsdb__head_gc(struct tsdb *db);
+/* Drops head samples older than t (already in blocks) and publishes. */
+void tsdb__head_truncate(struct tsdb *db, int64_t t);
+/* Head series ids matching the matchers, ascending (head.c, under idx_mu). */
+int tsdb__head_select(struct tsdb *db, const struct tsdb_matcher *m, size_t nm,
+                      uint32_t **ids /* OUT */, size_t *n /* OUT */);
+/* read.c: tsdb_select over the snapshot's blocks, and its head when
+ * with_head is set. */
+int tsdb__select_blocks(struct tsdb_snapshot *s, const struct tsdb_matcher *m, size_t nm,
+                        int64_t mint, int64_t maxt, int with_head,
+                        struct tsdb_series_set **out /* OUT */);
+/* All samples of series i of the set in its range, merged across sources;
+ * the arrays belong to the set and are valid until the next call. */
+int tsdb__series_set_samples(struct tsdb_series_set *set, size_t i, const int64_t **ts,
+                             const double **v, size_t *n);
+void tsdb__grave_add(struct tsdb *db, void (*fn)(void *, void *), void *p, void *q);
+
 /* ---- labels (labels.c) ------------------------------------------------- */
 
 /* Checks names and values against Prometheus' rules and the limits in opts.
