@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -729,6 +731,56 @@ static void test_callback_abort(void **state)
     free(g.s);
 }
 
+/* A commit whose write fails (here: a file-size limit mid-write) returns
+ * the error and leaves no torn record behind: the segment is cut back, the
+ * failed batch's samples are gone, its series record and later commits
+ * replay cleanly. */
+static void test_failed_commit(void **state)
+{
+    struct fx *f = *state;
+    struct got g = {0};
+    struct tsdb_open_report rep;
+    struct tsdb_label lv[] = {{"__name__", "comments_total"}};
+    struct tsdb_labels ls = {1, lv};
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tsdb__wal *w;
+        struct rlimit rl;
+        signal(SIGXFSZ, SIG_IGN);
+        if (tsdb__wal_open(f->dir, &f->o, &w) || getrlimit(RLIMIT_FSIZE, &rl))
+            _exit(1);
+        log_gen(w, 0, 100);
+        if (tsdb__wal_commit(w))
+            _exit(2);
+        rlim_t cur = rl.rlim_cur;
+        rl.rlim_cur = 4096;
+        setrlimit(RLIMIT_FSIZE, &rl);
+        tsdb__wal_log_series(w, 9, &ls);
+        log_gen(w, 100, 10100);
+        if (tsdb__wal_commit(w) != -EFBIG)
+            _exit(3);
+        rl.rlim_cur = cur;
+        setrlimit(RLIMIT_FSIZE, &rl);
+        log_gen(w, 100, 150);
+        if (tsdb__wal_commit(w) || tsdb__wal_close(w))
+            _exit(4);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct tsdb__wal *w = reopen(f, &g, &rep);
+    assert_int_equal(g.nseries, 1);
+    assert_string_equal(g.series[0], "9 __name__=comments_total");
+    assert_gen(&g, 0, 150);
+    assert_int_equal(rep.wal_corrupt_records, 0);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    free(g.s);
+}
+
 static void test_fsync_policies(void **state)
 {
     struct fx *f = *state;
@@ -772,6 +824,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_policies, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
