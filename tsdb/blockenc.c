@@ -1,7 +1,6 @@
 /* blockenc.c — the byte-aligned encoding of sealed chunks in block files,
  * laid out so that LZ4 over pages of many chunks finds long matches. */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -9,10 +8,10 @@
 
 /* Design notes. An encoded chunk is
  *
- *   u8       version << 4 | mode
- *   uvarint  n (>= 1)
- *   varint   ts[0] (zigzag), then uvarint ts[1]-ts[0] (> 0), then zigzag
- *            varint delta-of-deltas for ts[2..n)
+ *   u8       version << 4 | TS_PACKED | VALUES_PACKED | mode (2 bits)
+ *   uvarint  n (1 .. 2^22: encode longer chunks and decode rejects them)
+ *   varint   ts[0] (zigzag), then uvarint ts[1]-ts[0] (> 0), then the
+ *            residual stream of delta-of-deltas for ts[2..n)
  *   values   by mode:
  *     DELTA, DOD  (decimal: every value that is not an exception equals
  *                 m * 10^-e for an integer |m| < 2^53, bit-exactly)
@@ -21,25 +20,35 @@
  *       each     uvarint gap (index - previous exception index - 1, or the
  *                index for the first) and the value's 8 bytes, little endian
  *       DELTA:   varint base (zigzag): the mean step, rounded toward 0
- *       varints  m of the other values: m[0] zigzag, then zigzag
- *                (delta - base) (DELTA), or one delta and zigzag
- *                delta-of-deltas (DOD)
+ *       varint   m[0] (zigzag); DOD: varint m[1] - m[0] (zigzag)
+ *       stream   residuals: delta - base (DELTA) or delta-of-delta (DOD)
+ *                of the other values' m
  *     XOR
  *       8 bytes  v[0], little endian
  *       each     control byte (leading zero bytes << 4 | trailing zero
  *                bytes) of v[i] ^ v[i-1], then its middle bytes, high first
  *
+ * A residual stream holds signed integers zigzag-coded, either as uvarints
+ * or, when its flag is set, as a width byte (0..64) followed by every value
+ * in that many bits, packed LSB first (a steady counter's residuals take a
+ * few bits each, a regular scrape's timestamps none).
+ *
  * Exceptions keep NaNs (the stale marker included), +-Inf, -0.0 and the
  * odd value with too many digits bit-exact without spoiling the decimal
  * coding of the rest. The encoder computes the exact size of every candidate
- * (each exponent some value needs, DELTA or DOD, and XOR) and writes the
- * smallest, so the value part never exceeds XOR's 9 bytes per sample.
+ * (each exponent some value needs, DELTA or DOD, varints or packed, and
+ * XOR) and writes the smallest, so the value part never exceeds XOR's 9
+ * bytes per sample.
  */
 
 #define VERSION 1
 #define MODE_DELTA 0
 #define MODE_DOD 1
 #define MODE_XOR 2
+#define MODE_MASK 0x3
+#define VALUES_PACKED 0x4
+#define TS_PACKED 0x8
+#define MAX_SAMPLES (1u << 22) /* decode's sanity limit on n */
 #define MAX_EXP 22
 #define NO_EXP (MAX_EXP + 1)
 #define INT_LIMIT 9007199254740992.0 /* 2^53 */
@@ -118,6 +127,89 @@ static int min_exp(double v)
     return NO_EXP;
 }
 
+/* ---- residual streams ---------------------------------------------------- */
+
+/* What a residual stream would cost either way. */
+struct residuals {
+    size_t count, varint_bytes;
+    uint64_t all; /* OR of the zigzag values: its bit length is the width */
+};
+
+static void res_add(struct residuals *s, int64_t r)
+{
+    uint64_t u = tsdb__zigzag(r);
+    s->count++;
+    s->varint_bytes += varint_len(u);
+    s->all |= u;
+}
+
+static unsigned res_width(const struct residuals *s)
+{
+    return s->all ? 64 - (unsigned)__builtin_clzll(s->all) : 0;
+}
+
+static size_t res_packed_bytes(const struct residuals *s)
+{
+    return 1 + (s->count * res_width(s) + 7) / 8;
+}
+
+static int res_packed(const struct residuals *s)
+{
+    return res_packed_bytes(s) < s->varint_bytes;
+}
+
+static size_t res_bytes(const struct residuals *s)
+{
+    return res_packed(s) ? res_packed_bytes(s) : s->varint_bytes;
+}
+
+struct res_writer {
+    uint8_t *p;
+    int packed;
+    unsigned width, nbits; /* bits pending in cur */
+    uint8_t cur;
+};
+
+static void rw_start(struct res_writer *w, uint8_t *p, const struct residuals *s)
+{
+    w->p = p;
+    w->packed = res_packed(s);
+    w->width = res_width(s);
+    w->nbits = 0;
+    w->cur = 0;
+    if (w->packed)
+        *w->p++ = (uint8_t)w->width;
+}
+
+static void rw_put(struct res_writer *w, int64_t r)
+{
+    uint64_t u = tsdb__zigzag(r);
+    if (!w->packed) {
+        w->p += tsdb__uvarint_put(w->p, u);
+        return;
+    }
+    for (unsigned done = 0; done < w->width;) {
+        unsigned take = w->width - done < 8 - w->nbits ? w->width - done : 8 - w->nbits;
+        w->cur |= (uint8_t)(((u >> done) & ((1u << take) - 1)) << w->nbits);
+        w->nbits += take;
+        done += take;
+        if (w->nbits == 8) {
+            *w->p++ = w->cur;
+            w->cur = 0;
+            w->nbits = 0;
+        }
+    }
+}
+
+static uint8_t *rw_end(struct res_writer *w)
+{
+    if (w->nbits)
+        *w->p++ = w->cur;
+    return w->p;
+}
+
+/* ---- choosing the encoding ---------------------------------------------- */
+
 /* Exact bytes of the value part in XOR mode. */
 static size_t xor_size(const double *v, uint32_t n)
 {
@@ -147,39 +239,48 @@ static int64_t mean_step(const double *v, uint32_t n, int e)
     return k >= 2 ? (last - first) / (int64_t)(k - 1) : 0;
 }
 
-/* Exact bytes of the value part in DELTA and DOD mode at exponent e. */
-static void decimal_size(const double *v, uint32_t n, int e, int64_t base,
-                         size_t *delta /* OUT */, size_t *dod /* OUT */)
+/* The residual streams of DELTA (with base) and DOD mode at exponent e, and
+ * the bytes both modes spend before their streams. */
+struct decimal_cost {
+    size_t exc, exc_bytes, m0_bytes, d1_bytes;
+    struct residuals delta, dod;
+};
+
+static void decimal_cost(const double *v, uint32_t n, int e, int64_t base,
+                         struct decimal_cost *c /* OUT */)
 {
-    size_t exc = 0, exc_bytes = 0, db = 0, ddb = 0;
     uint32_t next = 0, k = 0;
     int64_t prev = 0, prevd = 0, m;
+    memset(c, 0, sizeof *c);
     for (uint32_t i = 0; i < n; i++) {
         if (!decimal_at(v[i], e, &m)) {
-            exc_bytes += varint_len(i - next) + 8;
+            c->exc_bytes += varint_len(i - next) + 8;
             next = i + 1;
-            exc++;
+            c->exc++;
             continue;
         }
-        if (k == 0) {
-            db += varint_len(tsdb__zigzag(m));
-            ddb += varint_len(tsdb__zigzag(m));
-        } else {
-            int64_t d = m - prev;
-            db += varint_len(tsdb__zigzag(d - base));
-            ddb += varint_len(tsdb__zigzag(k == 1 ? d : d - prevd));
-            prevd = d;
-        }
+        int64_t d = m - prev;
+        if (k == 0)
+            c->m0_bytes = varint_len(tsdb__zigzag(m));
+        else
+            res_add(&c->delta, d - base);
+        if (k == 1)
+            c->d1_bytes = varint_len(tsdb__zigzag(d));
+        else if (k >= 2)
+            res_add(&c->dod, d - prevd);
+        prevd = d;
         prev = m;
         k++;
     }
-    size_t head = varint_len(tsdb__zigzag(e)) + varint_len(exc) + exc_bytes;
-    *delta = head + varint_len(tsdb__zigzag(base)) + db;
-    *dod = head + ddb;
 }
 
-/* Picks the smallest value encoding: sets *e and returns the mode. */
-static int choose_mode(const double *v, uint32_t n, int *e /* OUT */)
+struct plan {
+    int mode, e;
+    int64_t base;
+};
+
+/* Picks the smallest value encoding. */
+static struct plan choose_plan(const double *v, uint32_t n)
 {
     uint64_t exps = 0; /* bit e + MAX_EXP: some value needs exponent e */
     for (uint32_t i = 0; i < n; i++) {
@@ -187,27 +288,31 @@ static int choose_mode(const double *v, uint32_t n, int *e /* OUT */)
         if (x != NO_EXP)
             exps |= UINT64_C(1) << (x + MAX_EXP);
     }
-    size_t best = xor_size(v, n);
-    int mode = MODE_XOR;
-    *e = 0;
-    for (int x = -MAX_EXP; x <= MAX_EXP; x++) {
-        if (!(exps & (UINT64_C(1) << (x + MAX_EXP))))
+    struct plan best = {MODE_XOR, 0, 0};
+    size_t best_bytes = xor_size(v, n);
+    for (int e = -MAX_EXP; e <= MAX_EXP; e++) {
+        if (!(exps & (UINT64_C(1) << (e + MAX_EXP))))
             continue;
-        size_t delta, dod;
-        decimal_size(v, n, x, mean_step(v, n, x), &delta, &dod);
-        if (delta <= best) {
-            best = delta;
-            mode = MODE_DELTA;
-            *e = x;
+        struct decimal_cost c;
+        int64_t base = mean_step(v, n, e);
+        decimal_cost(v, n, e, base, &c);
+        size_t common = varint_len(tsdb__zigzag(e)) + varint_len(c.exc) + c.exc_bytes +
+                        c.m0_bytes;
+        size_t delta = common + varint_len(tsdb__zigzag(base)) + res_bytes(&c.delta);
+        size_t dod = common + c.d1_bytes + res_bytes(&c.dod);
+        if (delta <= best_bytes) {
+            best_bytes = delta;
+            best = (struct plan){MODE_DELTA, e, base};
         }
-        if (dod < best) {
-            best = dod;
-            mode = MODE_DOD;
-            *e = x;
+        if (dod < best_bytes) {
+            best_bytes = dod;
+            best = (struct plan){MODE_DOD, e, 0};
         }
     }
-    return mode;
+    return best;
 }
+
+/* ---- encoding ----------------------------------------------------------- */
 
 size_t tsdb__blockenc_bound(uint32_t n)
 {
@@ -222,19 +327,28 @@ static uint8_t *put_raw(uint8_t *p, uint64_t b)
     return p;
 }
 
-static uint8_t *put_timestamps(uint8_t *p, const int64_t *ts, uint32_t n)
+static uint64_t ts_delta(const int64_t *ts, uint32_t i)
 {
+    return (uint64_t)ts[i] - (uint64_t)ts[i - 1];
+}
+
+/* Writes the timestamps; sets TS_PACKED in *header when packed. */
+static uint8_t *put_timestamps(uint8_t *p, const int64_t *ts, uint32_t n,
+                               uint8_t *header)
+{
+    struct residuals s = {0};
+    for (uint32_t i = 2; i < n; i++)
+        res_add(&s, (int64_t)(ts_delta(ts, i) - ts_delta(ts, i - 1)));
     p += tsdb__uvarint_put(p, tsdb__zigzag(ts[0]));
-    uint64_t prev = 0;
-    for (uint32_t i = 1; i < n; i++) {
-        uint64_t d = (uint64_t)ts[i] - (uint64_t)ts[i - 1];
-        if (i == 1)
-            p += tsdb__uvarint_put(p, d);
-        else
-            p += tsdb__uvarint_put(p, tsdb__zigzag((int64_t)(d - prev)));
-        prev = d;
-    }
-    return p;
+    if (n >= 2)
+        p += tsdb__uvarint_put(p, ts_delta(ts, 1));
+    struct res_writer w;
+    rw_start(&w, p, &s);
+    for (uint32_t i = 2; i < n; i++)
+        rw_put(&w, (int64_t)(ts_delta(ts, i) - ts_delta(ts, i - 1)));
+    if (w.packed)
+        *header |= TS_PACKED;
+    return rw_end(&w);
 }
 
 static uint8_t *put_xor(uint8_t *p, const double *v, uint32_t n)
@@ -254,47 +368,64 @@ static uint8_t *put_xor(uint8_t *p, const double *v, uint32_t n)
     return p;
 }
 
-static uint8_t *put_decimal(uint8_t *p, const double *v, uint32_t n, int e, int mode)
+/* Writes the decimal value part; sets VALUES_PACKED in *header when packed. */
+static uint8_t *put_decimal(uint8_t *p, const double *v, uint32_t n,
+                            const struct plan *pl, uint8_t *header)
 {
-    int64_t m, prev = 0, prevd = 0, base = mode == MODE_DELTA ? mean_step(v, n, e) : 0;
-    uint32_t exc = 0, next = 0, k = 0;
-    for (uint32_t i = 0; i < n; i++)
-        exc += !decimal_at(v[i], e, &m);
-    p += tsdb__uvarint_put(p, tsdb__zigzag(e));
-    p += tsdb__uvarint_put(p, exc);
+    struct decimal_cost c;
+    decimal_cost(v, n, pl->e, pl->base, &c);
+    const struct residuals *s = pl->mode == MODE_DELTA ? &c.delta : &c.dod;
+    p += tsdb__uvarint_put(p, tsdb__zigzag(pl->e));
+    p += tsdb__uvarint_put(p, c.exc);
+    int64_t m, prev = 0, prevd = 0;
+    uint32_t next = 0, k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (!decimal_at(v[i], e, &m)) {
+        if (!decimal_at(v[i], pl->e, &m)) {
             p += tsdb__uvarint_put(p, i - next);
             p = put_raw(p, to_bits(v[i]));
             next = i + 1;
         }
     }
-    if (mode == MODE_DELTA)
-        p += tsdb__uvarint_put(p, tsdb__zigzag(base));
+    if (pl->mode == MODE_DELTA)
+        p += tsdb__uvarint_put(p, tsdb__zigzag(pl->base));
+    struct res_writer w;
     for (uint32_t i = 0; i < n; i++) {
-        if (!decimal_at(v[i], e, &m))
+        if (!decimal_at(v[i], pl->e, &m))
             continue;
-        int64_t d = m - prev, u = k == 0 ? m : d - base;
-        if (mode == MODE_DOD && k >= 2)
-            u = d - prevd;
-        p += tsdb__uvarint_put(p, tsdb__zigzag(u));
+        int64_t d = m - prev;
+        if (k == 0) {
+            p += tsdb__uvarint_put(p, tsdb__zigzag(m));
+            if (pl->mode == MODE_DELTA)
+                rw_start(&w, p, s);
+        } else if (pl->mode == MODE_DELTA) {
+            rw_put(&w, d - pl->base);
+        } else if (k == 1) {
+            p += tsdb__uvarint_put(p, tsdb__zigzag(d));
+            rw_start(&w, p, s);
+        } else {
+            rw_put(&w, d - prevd);
+        }
         prevd = d;
         prev = m;
         k++;
     }
-    return p;
+    if (k < (pl->mode == MODE_DELTA ? 1u : 2u))
+        return p; /* no stream */
+    if (w.packed)
+        *header |= VALUES_PACKED;
+    return rw_end(&w);
 }
 
 size_t tsdb__blockenc_encode(const int64_t *ts, const double *v, uint32_t n,
                              uint8_t *out)
 {
-    int e;
-    int mode = choose_mode(v, n, &e);
-    uint8_t *p = out;
-    *p++ = (uint8_t)(VERSION << 4 | mode);
+    struct plan pl = choose_plan(v, n);
+    uint8_t header = (uint8_t)(VERSION << 4 | pl.mode);
+    uint8_t *p = out + 1;
     p += tsdb__uvarint_put(p, n);
-    p = put_timestamps(p, ts, n);
-    p = mode == MODE_XOR ? put_xor(p, v, n) : put_decimal(p, v, n, e, mode);
+    p = put_timestamps(p, ts, n, &header);
+    p = pl.mode == MODE_XOR ? put_xor(p, v, n) : put_decimal(p, v, n, &pl, &header);
+    out[0] = header;
     return (size_t)(p - out);
 }
 
@@ -318,6 +449,11 @@ static uint64_t get_uvarint(struct reader *r)
     return u;
 }
 
+static int64_t get_varint(struct reader *r)
+{
+    return tsdb__unzigzag(get_uvarint(r));
+}
+
 static uint8_t get_byte(struct reader *r)
 {
     if (r->bad || r->p == r->end) {
@@ -335,36 +471,86 @@ static uint64_t get_raw(struct reader *r)
     return b;
 }
 
-/* Reads the header; @return the mode and *n, or TSDB_E_CORRUPT. */
+/* Reads a residual stream of count values, varint or packed. */
+struct res_reader {
+    struct reader *r;
+    int packed;
+    unsigned width;
+    const uint8_t *bits;
+    uint64_t pos;
+};
+
+static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_t count)
+{
+    q->r = r;
+    q->packed = packed;
+    q->pos = 0;
+    if (!packed)
+        return;
+    q->width = get_byte(r);
+    uint64_t need = (count * q->width + 7) / 8;
+    if (q->width > 64 || need > (uint64_t)(r->end - r->p)) {
+        r->bad = 1;
+        return;
+    }
+    q->bits = r->p;
+    r->p += need;
+}
+
+static int64_t rr_get(struct res_reader *q)
+{
+    if (!q->packed)
+        return get_varint(q->r);
+    if (q->r->bad)
+        return 0;
+    uint64_t u = 0;
+    for (unsigned done = 0; done < q->width;) {
+        unsigned off = (unsigned)(q->pos & 7);
+        unsigned take = q->width - done < 8 - off ? q->width - done : 8 - off;
+        u |= (uint64_t)((q->bits[q->pos >> 3] >> off) & ((1u << take) - 1)) << done;
+        done += take;
+        q->pos += take;
+    }
+    return tsdb__unzigzag(u);
+}
+
+/* Reads the header; @return the header byte and *n, or TSDB_E_CORRUPT. */
 static int get_header(struct reader *r, uint32_t *n /* OUT */)
 {
     uint8_t h = get_byte(r);
     uint64_t u = get_uvarint(r);
-    int mode = h & 0xf;
-    if (r->bad || h >> 4 != VERSION || mode > MODE_XOR || u == 0 || u > INT_MAX ||
-        u - 1 > (uint64_t)(r->end - r->p))
+    int mode = h & MODE_MASK;
+    if (r->bad || h >> 4 != VERSION || mode > MODE_XOR ||
+        (mode == MODE_XOR && (h & VALUES_PACKED)) || u == 0 || u > MAX_SAMPLES)
+        return TSDB_E_CORRUPT;
+    /* without packed streams every sample after the first takes a byte */
+    if ((!(h & TS_PACKED) || !(h & VALUES_PACKED)) && u - 1 > (uint64_t)(r->end - r->p))
         return TSDB_E_CORRUPT;
     *n = (uint32_t)u;
-    return mode;
+    return h;
 }
 
 int tsdb__blockenc_count(const uint8_t *in, size_t len)
 {
     struct reader r = {in, in + len, 0};
     uint32_t n;
-    int mode = get_header(&r, &n);
-    return mode < 0 ? mode : (int)n;
+    int h = get_header(&r, &n);
+    return h < 0 ? h : (int)n;
 }
 
-static int get_timestamps(struct reader *r, int64_t *ts, uint32_t n)
+static int get_timestamps(struct reader *r, int packed, int64_t *ts, uint32_t n)
 {
-    uint64_t t = tsdb__unzigzag(get_uvarint(r)), d = 0;
+    uint64_t t = (uint64_t)get_varint(r), d = 0;
+    struct res_reader q;
     ts[0] = (int64_t)t;
+    if (n >= 2)
+        d = get_uvarint(r);
+    rr_start(&q, r, packed, n >= 2 ? n - 2 : 0);
     for (uint32_t i = 1; i < n; i++) {
-        uint64_t u = get_uvarint(r);
-        d = i == 1 ? u : d + (uint64_t)tsdb__unzigzag(u);
+        if (i >= 2)
+            d += (uint64_t)rr_get(&q);
         int64_t next = (int64_t)(t + d);
-        if (r->bad || d == 0 || next <= ts[i - 1])
+        if (r->bad || next <= ts[i - 1])
             return TSDB_E_CORRUPT;
         t = (uint64_t)next;
         ts[i] = next;
@@ -392,7 +578,7 @@ static int get_xor(struct reader *r, double *v, uint32_t n)
     return r->bad ? TSDB_E_CORRUPT : 0;
 }
 
-/* Reads the next exception index from the list at *x. */
+/* Reads the next exception index from the list at *x, or n after the last. */
 static uint32_t next_exception(struct reader *x, uint32_t *left, uint32_t next,
                                uint32_t n)
 {
@@ -407,36 +593,41 @@ static uint32_t next_exception(struct reader *x, uint32_t *left, uint32_t next,
     return next + (uint32_t)gap;
 }
 
-static int get_decimal(struct reader *r, double *v, uint32_t n, int mode)
+static int get_decimal(struct reader *r, int packed, int mode, double *v, uint32_t n)
 {
-    int64_t e = tsdb__unzigzag(get_uvarint(r));
+    int64_t e = get_varint(r);
     uint64_t exc = get_uvarint(r);
     if (r->bad || e < -MAX_EXP || e > MAX_EXP || exc > n ||
         exc * 9 > (uint64_t)(r->end - r->p))
         return TSDB_E_CORRUPT;
     struct reader x = *r; /* walks the exception list beside the m stream */
-    uint32_t left = (uint32_t)exc;
+    uint32_t left = (uint32_t)exc, k = n - (uint32_t)exc;
     for (uint32_t i = 0; i < exc; i++) {
         get_uvarint(r);
         get_raw(r);
     }
-    uint64_t base = mode == MODE_DELTA ? (uint64_t)tsdb__unzigzag(get_uvarint(r)) : 0;
-    uint32_t at = next_exception(&x, &left, 0, n), k = 0;
-    uint64_t m = 0, d = 0;
+    uint64_t base = mode == MODE_DELTA ? (uint64_t)get_varint(r) : 0, m = 0, d = 0;
+    struct res_reader q;
+    if (k >= 1)
+        m = (uint64_t)get_varint(r);
+    if (mode == MODE_DOD && k >= 2)
+        d = (uint64_t)get_varint(r);
+    rr_start(&q, r, packed, k >= 2 ? k - (mode == MODE_DELTA ? 1 : 2) : 0);
+    uint32_t at = next_exception(&x, &left, 0, n), j = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (i == at) {
             v[i] = from_bits(get_raw(&x));
             at = next_exception(&x, &left, i + 1, n);
             continue;
         }
-        uint64_t u = (uint64_t)tsdb__unzigzag(get_uvarint(r));
-        if (k == 0)
-            m = u;
-        else {
-            d = (mode == MODE_DOD && k >= 2) ? d + u : u + base;
+        if (j >= 1) {
+            if (mode == MODE_DELTA)
+                d = (uint64_t)rr_get(&q) + base;
+            else if (j >= 2)
+                d += (uint64_t)rr_get(&q);
             m += d;
         }
-        k++;
+        j++;
         v[i] = from_decimal((int64_t)m, (int)e);
     }
     return r->bad || x.bad ? TSDB_E_CORRUPT : 0;
@@ -447,14 +638,16 @@ int tsdb__blockenc_decode(const uint8_t *in, size_t len, int64_t *ts, double *v,
 {
     struct reader r = {in, in + len, 0};
     uint32_t n;
-    int mode = get_header(&r, &n);
-    if (mode < 0)
-        return mode;
+    int h = get_header(&r, &n);
+    if (h < 0)
+        return h;
     if (n > cap)
         return -ENOSPC;
-    int rc = get_timestamps(&r, ts, n);
+    int mode = h & MODE_MASK;
+    int rc = get_timestamps(&r, h & TS_PACKED, ts, n);
     if (rc == 0)
-        rc = mode == MODE_XOR ? get_xor(&r, v, n) : get_decimal(&r, v, n, mode);
+        rc = mode == MODE_XOR ? get_xor(&r, v, n)
+                              : get_decimal(&r, h & VALUES_PACKED, mode, v, n);
     if (rc == 0 && r.p != r.end)
         rc = TSDB_E_CORRUPT;
     return rc < 0 ? rc : (int)n;
