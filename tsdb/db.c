@@ -277,7 +277,7 @@ int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **ou
     }
     if ((rc = blocks_load(db, rep)))
         goto fail;
-    if (!db->opts.no_wal && !db->opts.read_only && (rc = wal_open_replay(db, rep)))
+    if (!db->opts.no_wal && (rc = wal_open_replay(db, rep)))
         goto fail;
     *out = db;
     return 0;
