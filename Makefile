@@ -43,11 +43,16 @@ BENCH_SRC = $(wildcard tests/bench/*.c)
 BENCH_BIN = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(BENCH_SRC))
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(FUZZ_SRC))
+# The same targets linked with tests/fuzz/replay.c: run by `make test` over
+# tests/fuzz/corpus/<target>/ plus deterministic mutations.
+REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
 PROGRAMS  = $(BIN)/tsq
 
 .PHONY: all deps deps-test run test bench fuzz clean
-all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
+
+.SECONDARY:
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,14 +70,18 @@ $(BIN)/tests/%: $(O)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+$(BIN)/fuzz-replay/%: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 $(BIN)/bench/%: $(O)/tests/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # libFuzzer targets (clang). Each target links the libraries rebuilt with
 # -fsanitize=fuzzer-no-link so coverage reaches into the parsers and codecs.
-FUZZ_O = build-fuzz
-FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_O ?= build-fuzz
+FUZZ_FLAGS = $(WARN) -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 $(FUZZ_O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(CSTD) $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS)) -c $< -o $@

@@ -33,6 +33,11 @@ for t in "$TOP/$BIN"/tests/test_*; do
     [ -x "$t" ] || continue
     run_suite "$(basename "$t")" "$t"
 done
+for t in "$TOP/$BIN"/fuzz-replay/fuzz_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    run_suite "$name (corpus replay)" "$t" "$TOP/tests/fuzz/corpus/$name"
+done
 for t in "$TOP"/tests/integration/*.sh; do
     [ -f "$t" ] || continue
     run_suite "$(basename "$t" .sh)" sh "$t"
