@@ -204,16 +204,16 @@ static void run_append(const char *dir, const struct append_cfg *c)
     printf("head_series=%" PRIu64 " head_samples=%" PRIu64 " head_chunk_bytes=%" PRIu64
            " head_bytes=%" PRIu64 " wal_bytes=%" PRIu64 "\n",
            st.head_series, st.head_samples, st.head_chunk_bytes, st.head_bytes, st.wal_bytes);
-    printf("head_bytes_per_series=%.0f head_chunk_bytes_per_sample=%.3f "
-           "rss_delta_bytes_per_series=%.0f\n",
+    printf("head_bytes_per_series=%.0f head_overhead_bytes_per_series=%.0f "
+           "head_chunk_bytes_per_sample=%.3f rss_delta_bytes_per_series=%.0f\n",
            (double)st.head_bytes / (double)st.head_series,
+           (double)(st.head_bytes - st.head_chunk_bytes) / (double)st.head_series,
            (double)st.head_chunk_bytes / (double)st.head_samples,
            (double)(rss1 - rss0) / (double)c->series);
     if ((err = tsdb_close(db)))
         die("tsdb_close", err);
 
     /* Replay: the WAL holds every sample; reopening rebuilds the head. */
-    uint64_t rss2 = rss_bytes();
     struct tsdb_open_report rep;
     double w3 = clock_s(CLOCK_MONOTONIC);
     if ((err = tsdb_open(dir, &o, &db, &rep)))
@@ -224,8 +224,8 @@ static void run_append(const char *dir, const struct append_cfg *c)
            " wal_samples=%" PRIu64 " replay_samples_per_s=%.0f\n",
            rep.replay_seconds, w4 - w3, rep.wal_records, rep.wal_samples,
            (double)rep.wal_samples / rep.replay_seconds);
-    printf("replayed_head_samples=%" PRIu64 " replay_rss_delta_bytes_per_series=%.0f\n",
-           st.head_samples, ((double)rss_bytes() - (double)rss2) / (double)c->series);
+    printf("replayed_head_samples=%" PRIu64 " replayed_head_bytes_per_series=%.0f\n",
+           st.head_samples, (double)st.head_bytes / (double)st.head_series);
     if ((err = tsdb_close(db)))
         die("tsdb_close", err);
     free(refs);
