@@ -239,38 +239,68 @@ static int64_t mean_step(const double *v, uint32_t n, int e)
     return k >= 2 ? (last - first) / (int64_t)(k - 1) : 0;
 }
 
-/* The residual streams of DELTA (with base) and DOD mode at exponent e, and
- * the bytes both modes spend before their streams. */
+/* The walk over the decimal integers m shared by the encoder's size
+ * estimate, the encoder and (mirrored) the decoder. An exception takes a
+ * virtual step (base in DELTA mode, the last delta in DOD mode) so that a
+ * stale marker in a steady counter does not produce a double-size residual.
+ * Arithmetic wraps (uint64) so virtual steps never overflow. */
+enum { W_EXCEPTION, W_FIRST, W_DELTA1, W_RESIDUAL };
+
+struct walk {
+    int mode;
+    uint64_t base, m, d;
+    uint32_t k; /* decimal values seen */
+};
+
+/* Feeds the next value (is_dec: it is decimal m, else an exception).
+ * @return what to write: W_FIRST and W_DELTA1 as a varint *out, W_RESIDUAL
+ * into the residual stream, nothing for W_EXCEPTION. */
+static int walk_step(struct walk *w, int is_dec, int64_t m, int64_t *out /* OUT */)
+{
+    if (!is_dec) {
+        if (w->k > 0)
+            w->m += w->mode == MODE_DELTA ? w->base : w->d;
+        return W_EXCEPTION;
+    }
+    uint64_t d = (uint64_t)m - w->m;
+    int what = w->k == 0 ? W_FIRST
+             : (w->k == 1 && w->mode == MODE_DOD) ? W_DELTA1 : W_RESIDUAL;
+    *out = what == W_FIRST ? m
+         : what == W_DELTA1 ? (int64_t)d
+         : (int64_t)(d - (w->mode == MODE_DELTA ? w->base : w->d));
+    w->d = w->k == 0 ? 0 : d;
+    w->m = (uint64_t)m;
+    w->k++;
+    return what;
+}
+
+/* The bytes DELTA (with base) and DOD mode need at exponent e. */
 struct decimal_cost {
-    size_t exc, exc_bytes, m0_bytes, d1_bytes;
-    struct residuals delta, dod;
+    size_t exc, exc_bytes, varint_bytes[2];
+    struct residuals res[2]; /* [MODE_DELTA], [MODE_DOD] */
 };
 
 static void decimal_cost(const double *v, uint32_t n, int e, int64_t base,
                          struct decimal_cost *c /* OUT */)
 {
-    uint32_t next = 0, k = 0;
-    int64_t prev = 0, prevd = 0, m;
+    struct walk w[2] = {{MODE_DELTA, (uint64_t)base, 0, 0, 0}, {MODE_DOD, 0, 0, 0, 0}};
+    uint32_t next = 0;
+    int64_t m = 0, x;
     memset(c, 0, sizeof *c);
     for (uint32_t i = 0; i < n; i++) {
-        if (!decimal_at(v[i], e, &m)) {
+        int is_dec = decimal_at(v[i], e, &m);
+        if (!is_dec) {
             c->exc_bytes += varint_len(i - next) + 8;
             next = i + 1;
             c->exc++;
-            continue;
         }
-        int64_t d = m - prev;
-        if (k == 0)
-            c->m0_bytes = varint_len(tsdb__zigzag(m));
-        else
-            res_add(&c->delta, d - base);
-        if (k == 1)
-            c->d1_bytes = varint_len(tsdb__zigzag(d));
-        else if (k >= 2)
-            res_add(&c->dod, d - prevd);
-        prevd = d;
-        prev = m;
-        k++;
+        for (int mode = 0; mode < 2; mode++) {
+            int what = walk_step(&w[mode], is_dec, m, &x);
+            if (what == W_FIRST || what == W_DELTA1)
+                c->varint_bytes[mode] += varint_len(tsdb__zigzag(x));
+            else if (what == W_RESIDUAL)
+                res_add(&c->res[mode], x);
+        }
     }
 }
 
@@ -296,10 +326,10 @@ static struct plan choose_plan(const double *v, uint32_t n)
         struct decimal_cost c;
         int64_t base = mean_step(v, n, e);
         decimal_cost(v, n, e, base, &c);
-        size_t common = varint_len(tsdb__zigzag(e)) + varint_len(c.exc) + c.exc_bytes +
-                        c.m0_bytes;
-        size_t delta = common + varint_len(tsdb__zigzag(base)) + res_bytes(&c.delta);
-        size_t dod = common + c.d1_bytes + res_bytes(&c.dod);
+        size_t common = varint_len(tsdb__zigzag(e)) + varint_len(c.exc) + c.exc_bytes;
+        size_t delta = common + varint_len(tsdb__zigzag(base)) +
+                       c.varint_bytes[MODE_DELTA] + res_bytes(&c.res[MODE_DELTA]);
+        size_t dod = common + c.varint_bytes[MODE_DOD] + res_bytes(&c.res[MODE_DOD]);
         if (delta <= best_bytes) {
             best_bytes = delta;
             best = (struct plan){MODE_DELTA, e, base};
@@ -374,11 +404,10 @@ static uint8_t *put_decimal(uint8_t *p, const double *v, uint32_t n,
 {
     struct decimal_cost c;
     decimal_cost(v, n, pl->e, pl->base, &c);
-    const struct residuals *s = pl->mode == MODE_DELTA ? &c.delta : &c.dod;
     p += tsdb__uvarint_put(p, tsdb__zigzag(pl->e));
     p += tsdb__uvarint_put(p, c.exc);
-    int64_t m, prev = 0, prevd = 0;
-    uint32_t next = 0, k = 0;
+    int64_t m = 0, x;
+    uint32_t next = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (!decimal_at(v[i], pl->e, &m)) {
             p += tsdb__uvarint_put(p, i - next);
@@ -388,32 +417,28 @@ static uint8_t *put_decimal(uint8_t *p, const double *v, uint32_t n,
     }
     if (pl->mode == MODE_DELTA)
         p += tsdb__uvarint_put(p, tsdb__zigzag(pl->base));
-    struct res_writer w;
+    struct walk w = {pl->mode, (uint64_t)pl->base, 0, 0, 0};
+    struct res_writer rw = {0};
+    uint8_t *varints = p;
+    /* the varints (m[0], DOD's first delta) come first, then the stream */
     for (uint32_t i = 0; i < n; i++) {
-        if (!decimal_at(v[i], pl->e, &m))
-            continue;
-        int64_t d = m - prev;
-        if (k == 0) {
-            p += tsdb__uvarint_put(p, tsdb__zigzag(m));
-            if (pl->mode == MODE_DELTA)
-                rw_start(&w, p, s);
-        } else if (pl->mode == MODE_DELTA) {
-            rw_put(&w, d - pl->base);
-        } else if (k == 1) {
-            p += tsdb__uvarint_put(p, tsdb__zigzag(d));
-            rw_start(&w, p, s);
-        } else {
-            rw_put(&w, d - prevd);
+        int is_dec = decimal_at(v[i], pl->e, &m);
+        if (!is_dec)
+            m = 0;
+        int what = walk_step(&w, is_dec, m, &x);
+        if (what == W_FIRST || what == W_DELTA1)
+            varints += tsdb__uvarint_put(varints, tsdb__zigzag(x));
+        if (what == W_RESIDUAL) {
+            if (!rw.p)
+                rw_start(&rw, varints, &c.res[pl->mode]);
+            rw_put(&rw, x);
         }
-        prevd = d;
-        prev = m;
-        k++;
     }
-    if (k < (pl->mode == MODE_DELTA ? 1u : 2u))
-        return p; /* no stream */
-    if (w.packed)
+    if (!rw.p)
+        return varints; /* no residuals */
+    if (rw.packed)
         *header |= VALUES_PACKED;
-    return rw_end(&w);
+    return rw_end(&rw);
 }
 
 size_t tsdb__blockenc_encode(const int64_t *ts, const double *v, uint32_t n,
@@ -606,27 +631,28 @@ static int get_decimal(struct reader *r, int packed, int mode, double *v, uint32
         get_uvarint(r);
         get_raw(r);
     }
-    uint64_t base = mode == MODE_DELTA ? (uint64_t)get_varint(r) : 0, m = 0, d = 0;
+    uint64_t base = mode == MODE_DELTA ? (uint64_t)get_varint(r) : 0, m = 0, d = 0, d1 = 0;
     struct res_reader q;
     if (k >= 1)
         m = (uint64_t)get_varint(r);
     if (mode == MODE_DOD && k >= 2)
-        d = (uint64_t)get_varint(r);
+        d1 = (uint64_t)get_varint(r);
     rr_start(&q, r, packed, k >= 2 ? k - (mode == MODE_DELTA ? 1 : 2) : 0);
     uint32_t at = next_exception(&x, &left, 0, n), j = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (i == at) {
+        if (i == at) { /* mirrors walk_step's virtual step */
             v[i] = from_bits(get_raw(&x));
             at = next_exception(&x, &left, i + 1, n);
+            if (j > 0)
+                m += mode == MODE_DELTA ? base : d;
             continue;
         }
-        if (j >= 1) {
-            if (mode == MODE_DELTA)
-                d = (uint64_t)rr_get(&q) + base;
-            else if (j >= 2)
-                d += (uint64_t)rr_get(&q);
+        if (j == 1 && mode == MODE_DOD)
+            d = d1;
+        else if (j >= 1)
+            d = (mode == MODE_DELTA ? base : d) + (uint64_t)rr_get(&q);
+        if (j >= 1)
             m += d;
-        }
         j++;
         v[i] = from_decimal((int64_t)m, (int)e);
     }
