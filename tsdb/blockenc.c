@@ -502,7 +502,7 @@ struct res_reader {
     int packed;
     unsigned width;
     const uint8_t *bits;
-    uint64_t pos;
+    uint64_t pos, left; /* bit position, values left */
 };
 
 static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_t count)
@@ -510,6 +510,7 @@ static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_
     q->r = r;
     q->packed = packed;
     q->pos = 0;
+    q->left = count;
     if (!packed)
         return;
     q->width = get_byte(r);
@@ -524,10 +525,13 @@ static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_
 
 static int64_t rr_get(struct res_reader *q)
 {
-    if (!q->packed)
-        return get_varint(q->r);
+    if (q->left == 0)
+        q->r->bad = 1;
     if (q->r->bad)
         return 0;
+    q->left--;
+    if (!q->packed)
+        return get_varint(q->r);
     uint64_t u = 0;
     for (unsigned done = 0; done < q->width;) {
         unsigned off = (unsigned)(q->pos & 7);
