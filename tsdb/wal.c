@@ -35,6 +35,13 @@
  * A checkpoint is written to checkpoint.N.tmp, fsynced, renamed over and the
  * directory fsynced; only then are the older checkpoint and the segments
  * below N deleted, so a crash at any point leaves a replayable WAL.
+ *
+ * Read-only (opts->read_only, e.g. a reader next to a running writer): open
+ * and replay change nothing on disk. A missing dir/wal is an empty WAL; no
+ * file is created, truncated or deleted and nothing is synced. Replay still
+ * stops at the first bad record and counts what a read-write replay would
+ * cut, so both deliver the same records; tsdb__wal_size stays the bytes on
+ * disk. Every write (log, commit, cut, checkpoint) fails with -EROFS.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -71,7 +78,8 @@ struct recbuf {
 };
 
 struct tsdb__wal {
-    int dirfd;                 /* dir/wal */
+    int dirfd;                 /* dir/wal; -1 if read-only and missing */
+    int read_only;             /* never modify the directory */
     enum tsdb_fsync fsync;
     int64_t fsync_interval_ms;
     uint64_t segment_bytes;
@@ -517,7 +525,7 @@ static int replay_file(struct replay *rp, const char *name, uint64_t *kept /* OU
     struct tsdb__wal *w = rp->w;
     struct reader *r = &rp->rd;
     struct stat st;
-    int fd = openat(w->dirfd, name, O_RDWR | O_CLOEXEC);
+    int fd = openat(w->dirfd, name, (w->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     if (fstat(fd, &st)) {
@@ -554,12 +562,14 @@ static int replay_file(struct replay *rp, const char *name, uint64_t *kept /* OU
         r->off = good;
         r->pos = r->end = 0;
         rc = lseek(fd, (off_t)good, SEEK_SET) < 0 ? -errno : reader_count(r, &lost);
-        if (rc == 0 && (ftruncate(fd, (off_t)good) || fdatasync(fd)))
+        if (rc == 0 && !w->read_only && (ftruncate(fd, (off_t)good) || fdatasync(fd)))
             rc = -errno;
         if (rc == 0) {
+            /* read-only: counted as what would be cut, left on disk */
             rp->rep->wal_corrupt_records += lost;
             rp->rep->wal_truncated_bytes += r->size - good;
-            w->total_size -= r->size - good;
+            if (!w->read_only)
+                w->total_size -= r->size - good;
             rc = 1;
         }
     }
@@ -569,7 +579,7 @@ static int replay_file(struct replay *rp, const char *name, uint64_t *kept /* OU
 }
 
 /* Deletes a WAL file, counting its records and bytes as dropped when
- * count is set. @return 0 or -errno. */
+ * count is set. Read-only: only counts, the file stays. @return 0 or -errno. */
 static int drop_file(struct replay *rp, const char *name, int count)
 {
     struct tsdb__wal *w = rp->w;
@@ -590,6 +600,8 @@ static int drop_file(struct replay *rp, const char *name, int count)
         rp->rep->wal_truncated_bytes += (uint64_t)st.st_size;
     }
     close(fd);
+    if (w->read_only)
+        return err;
     if (!err && unlinkat(w->dirfd, name, 0))
         err = -errno;
     if (!err)
@@ -626,7 +638,8 @@ static int remove_checkpoint(struct tsdb__wal *w, uint32_t num, uint64_t *size)
 
 /* Lists the WAL directory: segments, the newest checkpoint and, when size is
  * given, the total bytes of both. Removes leftover temporary checkpoints and
- * checkpoints older than the newest (left by a crash mid-replace).
+ * checkpoints older than the newest (left by a crash mid-replace), unless
+ * read-only: then they stay (older checkpoints counted in *size).
  * @return 0 or -errno. */
 static int list_dir(struct tsdb__wal *w, struct listing *l /* OUT */,
                     uint64_t *size /* OUT, may be NULL */)
@@ -648,7 +661,7 @@ static int list_dir(struct tsdb__wal *w, struct listing *l /* OUT */,
         uint32_t num;
         struct stat st;
         if (parse_checkpoint(e->d_name, ".tmp", &num)) {
-            if (unlinkat(w->dirfd, e->d_name, 0))
+            if (!w->read_only && unlinkat(w->dirfd, e->d_name, 0))
                 err = -errno;
             continue;
         }
@@ -672,7 +685,7 @@ static int list_dir(struct tsdb__wal *w, struct listing *l /* OUT */,
     closedir(d);
     for (size_t i = 0; i < ncp; i++)
         l->cp = cps[i] > l->cp ? cps[i] : l->cp;
-    for (size_t i = 0; i < ncp && !err; i++)
+    for (size_t i = 0; i < ncp && !err && !w->read_only; i++)
         if (cps[i] != l->cp)
             err = remove_checkpoint(w, cps[i], size);
     free(cps);
@@ -759,17 +772,24 @@ int tsdb__wal_open(const char *dir, const struct tsdb_options *opts,
         return -EINVAL;
     if (snprintf(path, sizeof path, "%s/wal", dir) >= (int)sizeof path)
         return -ENAMETOOLONG;
-    if ((mkdir(dir, 0755) && errno != EEXIST) || (mkdir(path, 0755) && errno != EEXIST))
+    if (!opts->read_only &&
+        ((mkdir(dir, 0755) && errno != EEXIST) || (mkdir(path, 0755) && errno != EEXIST)))
         return -errno;
     struct tsdb__wal *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
+    w->read_only = opts->read_only != 0;
     w->fd = -1;
     w->buf.open = NO_REC;
     w->fsync = opts->wal_fsync;
     w->fsync_interval_ms = opts->wal_fsync_interval_ms;
     w->segment_bytes = opts->wal_segment_bytes ? opts->wal_segment_bytes : 64u << 20;
     w->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (w->dirfd < 0 && errno == ENOENT && w->read_only) {
+        w->next_seg = 1; /* no WAL: nothing to replay */
+        *out = w;
+        return 0;
+    }
     int err = w->dirfd < 0 ? -errno : list_dir(w, &l, &w->total_size);
     if (err) {
         if (w->dirfd >= 0)
@@ -802,6 +822,8 @@ int tsdb__wal_replay(struct tsdb__wal *w, const struct tsdb__wal_replay_cb *cb,
         rep = &unused;
     rep->wal_records = rep->wal_samples = 0;
     rep->wal_corrupt_records = rep->wal_truncated_bytes = 0;
+    if (w->dirfd < 0)
+        return 0; /* read-only, no wal directory */
     int err = list_dir(w, &l, NULL);
     if (err)
         return err;
@@ -817,7 +839,8 @@ int tsdb__wal_replay(struct tsdb__wal *w, const struct tsdb__wal_replay_cb *cb,
         snprintf(name, sizeof name, "%08u", l.seg[i]);
         if (kept < i || l.seg[i] < l.cp) {
             /* after a cut, or left over from an interrupted checkpoint */
-            err = drop_file(&rp, name, kept < i);
+            if (kept < i || !w->read_only)
+                err = drop_file(&rp, name, kept < i);
             continue;
         }
         uint64_t size;
@@ -830,7 +853,7 @@ int tsdb__wal_replay(struct tsdb__wal *w, const struct tsdb__wal_replay_cb *cb,
     if (err >= 0) {
         if (kept < l.nseg)
             l.nseg = kept + 1;
-        err = sync_dir(w);
+        err = w->read_only ? 0 : sync_dir(w);
         w->next_seg = next_segment(&l);
     }
     free(l.seg);
@@ -843,18 +866,20 @@ int tsdb__wal_replay(struct tsdb__wal *w, const struct tsdb__wal_replay_cb *cb,
 
 int tsdb__wal_log_series(struct tsdb__wal *w, tsdb_ref ref, const struct tsdb_labels *labels)
 {
-    return rb_series(&w->buf, ref, labels);
+    return w->read_only ? -EROFS : rb_series(&w->buf, ref, labels);
 }
 
 int tsdb__wal_log_sample(struct tsdb__wal *w, tsdb_ref ref, int64_t ts, double value)
 {
-    return rb_sample(&w->buf, ref, ts, value);
+    return w->read_only ? -EROFS : rb_sample(&w->buf, ref, ts, value);
 }
 
 int tsdb__wal_commit(struct tsdb__wal *w)
 {
     struct recbuf *b = &w->buf;
     int err = 0;
+    if (w->read_only)
+        return -EROFS;
     if (b->len == 0)
         return sync_policy(w); /* an idle INTERVAL log still gets synced */
     rb_close_samples(b);
@@ -882,6 +907,8 @@ int tsdb__wal_commit(struct tsdb__wal *w)
 
 int tsdb__wal_cut_segment(struct tsdb__wal *w, uint32_t *seg /* OUT */)
 {
+    if (w->read_only)
+        return -EROFS;
     int err = segment_close(w);
     if (!err)
         err = segment_create(w);
@@ -933,6 +960,8 @@ int tsdb__wal_checkpoint(struct tsdb__wal *w, uint32_t before_seg,
                          int (*emit)(struct tsdb__wal_cp *cp, void *arg), void *arg)
 {
     char tmp[NAME_MAX_LEN], name[NAME_MAX_LEN];
+    if (w->read_only)
+        return -EROFS;
     uint32_t current = w->fd >= 0 ? w->seg : w->next_seg;
     if (before_seg == 0 || before_seg > current)
         return -EINVAL;
@@ -976,8 +1005,9 @@ int tsdb__wal_close(struct tsdb__wal *w)
 {
     if (!w)
         return 0;
-    int err = segment_close(w);
-    close(w->dirfd);
+    int err = segment_close(w); /* read-only: fd is -1, nothing to sync */
+    if (w->dirfd >= 0)
+        close(w->dirfd);
     free(w->buf.p);
     free(w);
     return err;

@@ -1,6 +1,6 @@
 /* test_wal.c — the write-ahead log against real files in a temporary
  * directory: round trips, segments, crashes, torn and corrupt tails,
- * zero-filled space, checkpoints and the fsync policies. */
+ * zero-filled space, checkpoints, the fsync policies and read-only replay. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -811,6 +811,269 @@ static void test_fsync_policies(void **state)
     free(g.s);
 }
 
+/* ---- read-only ------------------------------------------------------------ */
+
+/* Every file in the WAL directory: names (sorted) and contents. */
+struct snap {
+    size_t n;
+    char name[32][64];
+    char *data[32];
+    size_t len[32];
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void snap_take(const struct fx *f, struct snap *sn)
+{
+    memset(sn, 0, sizeof *sn);
+    DIR *d = opendir(f->wal);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        assert_true(sn->n < 32 && strlen(e->d_name) < 64);
+        strcpy(sn->name[sn->n++], e->d_name);
+    }
+    closedir(d);
+    qsort(sn->name, sn->n, sizeof sn->name[0], cmp_name);
+    for (size_t i = 0; i < sn->n; i++) {
+        char p[256];
+        wal_path(f, sn->name[i], p, sizeof p);
+        sn->data[i] = read_all(p, &sn->len[i]);
+    }
+}
+
+static int snap_equal(const struct snap *a, const struct snap *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->name[i], b->name[i]) || a->len[i] != b->len[i] ||
+            memcmp(a->data[i], b->data[i], a->len[i]))
+            return 0;
+    return 1;
+}
+
+static void snap_free(struct snap *sn)
+{
+    for (size_t i = 0; i < sn->n; i++)
+        free(sn->data[i]);
+    sn->n = 0;
+}
+
+static void assert_same_replay(const struct got *a, const struct tsdb_open_report *ra,
+                               const struct got *b, const struct tsdb_open_report *rb)
+{
+    assert_int_equal(a->nseries, b->nseries);
+    for (size_t i = 0; i < a->nseries; i++)
+        assert_string_equal(a->series[i], b->series[i]);
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_int_equal(a->s[i].ref, b->s[i].ref);
+        assert_int_equal(a->s[i].ts, b->s[i].ts);
+        assert_int_equal(a->s[i].bits, b->s[i].bits);
+    }
+    assert_int_equal(ra->wal_records, rb->wal_records);
+    assert_int_equal(ra->wal_samples, rb->wal_samples);
+    assert_int_equal(ra->wal_corrupt_records, rb->wal_corrupt_records);
+    assert_int_equal(ra->wal_truncated_bytes, rb->wal_truncated_bytes);
+}
+
+/* Every write on a read-only WAL fails with -EROFS. */
+static void assert_ro_writes_fail(struct tsdb__wal *w)
+{
+    struct tsdb_label lv[] = {{"__name__", "up"}};
+    struct tsdb_labels ls = {1, lv};
+    uint32_t seg = 0;
+    assert_int_equal(tsdb__wal_log_series(w, 1, &ls), -EROFS);
+    assert_int_equal(tsdb__wal_log_sample(w, 1, 1000, 1.0), -EROFS);
+    assert_int_equal(tsdb__wal_commit(w), -EROFS);
+    assert_int_equal(tsdb__wal_cut_segment(w, &seg), -EROFS);
+    assert_int_equal(tsdb__wal_checkpoint(w, 1, emit_state, &(struct cp_state){0}), -EROFS);
+}
+
+/* A WAL with a checkpoint, a torn tail in the middle of its segments, a
+ * later segment, an older checkpoint, a stale segment below the checkpoint
+ * and a leftover .tmp: a read-only replay delivers exactly what the
+ * read-write replay keeps, counts the same cut, and changes no byte. */
+static void test_read_only_torn_tail(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb__wal *w;
+    struct got g_ro = {0}, g_rw = {0};
+    struct tsdb_open_report rep_ro, rep_rw;
+    struct snap before, after;
+    char p[256], q[256];
+    uint32_t seg;
+    long offs[64];
+
+    f->o.wal_segment_bytes = 2048;
+    assert_int_equal(tsdb__wal_open(f->dir, &f->o, &w), 0);
+    size_t batches = commit_until_segments(f, w, 3);
+    assert_int_equal(tsdb__wal_cut_segment(w, &seg), 0);
+    struct cp_state st = {0, batches * 10, 0};
+    assert_int_equal(tsdb__wal_checkpoint(w, seg, emit_state, &st), 0);
+    for (size_t b = batches; count_files(f, "0") < 4; b++) {
+        log_gen(w, b * 10, (b + 1) * 10);
+        assert_int_equal(tsdb__wal_commit(w), 0);
+    }
+    assert_int_equal(tsdb__wal_close(w), 0);
+    uint32_t last = seg + 3;
+
+    /* tear the last record of the second-to-last segment */
+    seg_path(f, last - 1, p, sizeof p);
+    size_t n;
+    char *data = read_all(p, &n);
+    size_t nrec = record_offsets(p, offs, 63);
+    assert_true(nrec >= 2);
+    size_t cut = (size_t)offs[nrec - 1] + 11;
+    write_file(p, data, cut, 0);
+    free(data);
+    /* leftovers a read-write open would remove */
+    snprintf(q, sizeof q, "%s/checkpoint.%08u", f->wal, seg);
+    data = read_all(q, &n);
+    snprintf(p, sizeof p, "%s/checkpoint.%08u", f->wal, seg - 1);
+    write_file(p, data, n, 0);
+    free(data);
+    seg_path(f, 1, p, sizeof p);
+    write_file(p, "stale segment", 13, 0);
+    snprintf(p, sizeof p, "%s/checkpoint.%08u.tmp", f->wal, last + 1);
+    write_file(p, "half a checkpoint", 17, 0);
+
+    snap_take(f, &before);
+    f->o.read_only = 1;
+    w = reopen(f, &g_ro, &rep_ro);
+    assert_int_equal(tsdb__wal_size(w), dir_bytes(f) - 17); /* .tmp not counted */
+    assert_ro_writes_fail(w);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    snap_take(f, &after);
+    assert_true(snap_equal(&before, &after));
+    snap_free(&after);
+    assert_true(rep_ro.wal_corrupt_records >= 2); /* the torn record, the last segment */
+    assert_true(rep_ro.wal_truncated_bytes > 0);
+
+    /* a second read-only replay sees the same */
+    w = reopen(f, &g_rw, &rep_rw);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    assert_same_replay(&g_ro, &rep_ro, &g_rw, &rep_rw);
+
+    /* the read-write replay keeps exactly that, and does change the files */
+    f->o.read_only = 0;
+    w = reopen(f, &g_rw, &rep_rw);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    assert_same_replay(&g_ro, &rep_ro, &g_rw, &rep_rw);
+    snap_take(f, &after);
+    assert_false(snap_equal(&before, &after));
+    snap_free(&after);
+    snap_free(&before);
+
+    /* after the cut, read-only and read-write agree with nothing to cut */
+    f->o.read_only = 1;
+    w = reopen(f, &g_ro, &rep_ro);
+    assert_int_equal(tsdb__wal_size(w), dir_bytes(f));
+    assert_int_equal(tsdb__wal_close(w), 0);
+    assert_int_equal(rep_ro.wal_corrupt_records, 0);
+    assert_int_equal(rep_ro.wal_truncated_bytes, 0);
+    rep_rw.wal_corrupt_records = rep_rw.wal_truncated_bytes = 0;
+    assert_same_replay(&g_ro, &rep_ro, &g_rw, &rep_rw);
+    free(g_ro.s);
+    free(g_rw.s);
+}
+
+/* Read-only replay at every torn offset of the last record matches the
+ * read-write replay of the same bytes, and leaves the segment as it was. */
+static void test_read_only_every_offset(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb__wal *w;
+    struct got g_ro = {0}, g_rw = {0};
+    struct tsdb_open_report rep_ro, rep_rw;
+    char seg[256];
+    long offs[64];
+
+    assert_int_equal(tsdb__wal_open(f->dir, &f->o, &w), 0);
+    commit_gen(w, 4, 20);
+    log_gen(w, 80, 84);
+    assert_int_equal(tsdb__wal_commit(w), 0);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    seg_path(f, 1, seg, sizeof seg);
+    size_t size;
+    char *orig = read_all(seg, &size);
+    assert_int_equal(record_offsets(seg, offs, 63), 5);
+    size_t start = (size_t)offs[4];
+
+    for (size_t cut = start; cut < size; cut++) {
+        size_t n;
+        write_file(seg, orig, cut, 0);
+        f->o.read_only = 1;
+        w = reopen(f, &g_ro, &rep_ro);
+        assert_int_equal(tsdb__wal_close(w), 0);
+        char *now = read_all(seg, &n);
+        assert_int_equal(n, cut);
+        assert_memory_equal(now, orig, cut);
+        free(now);
+        assert_int_equal(count_files(f, ""), 1);
+        assert_gen(&g_ro, 0, 80);
+        assert_int_equal(rep_ro.wal_truncated_bytes, cut - start);
+        f->o.read_only = 0;
+        w = reopen(f, &g_rw, &rep_rw);
+        assert_int_equal(tsdb__wal_close(w), 0);
+        assert_same_replay(&g_ro, &rep_ro, &g_rw, &rep_rw);
+        assert_int_equal(file_size(seg), (long)start);
+    }
+    free(orig);
+    free(g_ro.s);
+    free(g_rw.s);
+}
+
+/* Read-only open of a store without wal/ (or without the store directory):
+ * nothing to replay, nothing created. */
+static void test_read_only_missing_dir(void **state)
+{
+    struct fx *f = *state;
+    struct tsdb__wal *w;
+    struct got g = {0};
+    struct tsdb_open_report rep;
+    struct stat st;
+    char sub[128];
+
+    f->o.read_only = 1;
+    w = reopen(f, &g, &rep);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(g.nseries, 0);
+    assert_int_equal(rep.wal_records, 0);
+    assert_int_equal(rep.wal_samples, 0);
+    assert_int_equal(rep.wal_corrupt_records, 0);
+    assert_int_equal(rep.wal_truncated_bytes, 0);
+    assert_int_equal(tsdb__wal_size(w), 0);
+    assert_ro_writes_fail(w);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    assert_int_equal(stat(f->wal, &st), -1);
+    assert_int_equal(errno, ENOENT);
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    int entries = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        entries += e->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(entries, 0);
+
+    /* not even the store directory */
+    snprintf(sub, sizeof sub, "%s/none", f->dir);
+    assert_int_equal(tsdb__wal_open(sub, &f->o, &w), 0);
+    assert_int_equal(tsdb__wal_replay(w, &(struct tsdb__wal_replay_cb){&g, got_series,
+                                                                       got_samples},
+                                      &rep),
+                     0);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(tsdb__wal_close(w), 0);
+    assert_int_equal(stat(sub, &st), -1);
+    free(g.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -826,6 +1089,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_callback_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_every_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_missing_dir, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
