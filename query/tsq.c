@@ -423,53 +423,67 @@ static void print_top(const char *title, struct count *c, size_t n)
         printf("  %8zu %s\n", c[i].n, c[i].name);
 }
 
-static int analyze_labels(struct tsdb_snapshot *snap)
+/* Counts, for each metric name, the series that have it; *total is their
+ * sum (every series has exactly one name). Free with the strings. */
+static int metric_counts(struct tsdb_snapshot *snap, struct tsdb_strings *metrics /* OUT */,
+                         struct count **out /* OUT */, size_t *total /* OUT */)
 {
-    struct tsdb_strings names = {0}, metrics = {0};
-    struct count *c = NULL;
     struct tsdb_matcher m;
+    struct count *c;
+    int rc;
+
+    *total = 0;
+    if ((rc = tsdb_label_values(snap, "__name__", NULL, 0, INT64_MIN, INT64_MAX, metrics)) < 0)
+        return rc;
+    if (!(c = calloc(metrics->len + 1, sizeof *c)))
+        return -ENOMEM;
+    for (size_t i = 0; i < metrics->len && rc == 0; i++) {
+        struct tsdb_series_set *set;
+        if ((rc = tsdb_matcher_init(&m, TSDB_MATCH_EQ, "__name__", metrics->v[i], NULL, 0)) < 0)
+            break;
+        rc = tsdb_select(snap, &m, 1, INT64_MIN, INT64_MAX, &set);
+        tsdb_matcher_free(&m);
+        if (rc < 0)
+            break;
+        c[i].name = metrics->v[i];
+        c[i].n = tsdb_series_set_len(set);
+        *total += c[i].n;
+        tsdb_series_set_free(set);
+    }
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Prints label names by their number of distinct values. */
+static int print_label_cardinality(struct tsdb_snapshot *snap)
+{
+    struct tsdb_strings names = {0};
+    struct count *c;
     int rc;
 
     if ((rc = tsdb_label_names(snap, NULL, 0, INT64_MIN, INT64_MAX, &names)) < 0)
         return rc;
     if (!(c = calloc(names.len + 1, sizeof *c))) {
-        rc = -ENOMEM;
-        goto out;
+        tsdb_strings_free(&names);
+        return -ENOMEM;
     }
-    for (size_t i = 0; i < names.len; i++) {
+    for (size_t i = 0; i < names.len && rc == 0; i++) {
         struct tsdb_strings vals;
-        if ((rc = tsdb_label_values(snap, names.v[i], NULL, 0, INT64_MIN, INT64_MAX, &vals)) < 0)
-            goto out;
-        c[i].name = names.v[i];
-        c[i].n = vals.len;
-        tsdb_strings_free(&vals);
+        rc = tsdb_label_values(snap, names.v[i], NULL, 0, INT64_MIN, INT64_MAX, &vals);
+        if (rc == 0) {
+            c[i].name = names.v[i];
+            c[i].n = vals.len;
+            tsdb_strings_free(&vals);
+        }
     }
-    print_top("Label names by cardinality (distinct values):", c, names.len);
-    free(c);
-    c = NULL;
-    if ((rc = tsdb_label_values(snap, "__name__", NULL, 0, INT64_MIN, INT64_MAX, &metrics)) < 0)
-        goto out;
-    if (!(c = calloc(metrics.len + 1, sizeof *c))) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < metrics.len; i++) {
-        struct tsdb_series_set *set;
-        if ((rc = tsdb_matcher_init(&m, TSDB_MATCH_EQ, "__name__", metrics.v[i], NULL, 0)) < 0)
-            goto out;
-        rc = tsdb_select(snap, &m, 1, INT64_MIN, INT64_MAX, &set);
-        tsdb_matcher_free(&m);
-        if (rc < 0)
-            goto out;
-        c[i].name = metrics.v[i];
-        c[i].n = tsdb_series_set_len(set);
-        tsdb_series_set_free(set);
-    }
-    print_top("Metric names by series count:", c, metrics.len);
-out:
+    if (rc == 0)
+        print_top("Label names by cardinality (distinct values):", c, names.len);
     free(c);
     tsdb_strings_free(&names);
-    tsdb_strings_free(&metrics);
     return rc;
 }
 
@@ -477,27 +491,20 @@ static int run_analyze(struct tsdb *db)
 {
     struct tsdb_stats st;
     struct tsdb_snapshot *snap;
-    struct tsdb_series_set *set;
-    struct tsdb_matcher all;
+    struct tsdb_strings metrics = {0};
+    struct count *mc = NULL;
+    size_t series;
     char from[32], to[32];
     int rc;
 
     tsdb_stats(db, &st);
     if ((rc = tsdb_snapshot_open(db, &snap)) < 0)
         return rc;
-    rc = tsdb_matcher_init(&all, TSDB_MATCH_RE, "__name__", ".+", NULL, 0);
-    if (rc == 0) {
-        rc = tsdb_select(snap, &all, 1, INT64_MIN, INT64_MAX, &set);
-        tsdb_matcher_free(&all);
-    }
-    if (rc < 0) {
-        tsdb_snapshot_close(snap);
-        return rc;
-    }
-    uint64_t samples = st.head_samples + st.block_samples;
-    printf("Series: %zu\n", tsdb_series_set_len(set));
-    tsdb_series_set_free(set);
-    printf("Samples: %llu (blocks %llu, head %llu)\n", (unsigned long long)samples,
+    if ((rc = metric_counts(snap, &metrics, &mc, &series)) < 0)
+        goto out;
+    printf("Series: %zu\n", series);
+    printf("Samples: %llu (blocks %llu, head %llu)\n",
+           (unsigned long long)(st.head_samples + st.block_samples),
            (unsigned long long)st.block_samples, (unsigned long long)st.head_samples);
     if (st.block_samples)
         printf("Bytes per sample in blocks: %.2f\n", (double)st.block_bytes / st.block_samples);
@@ -515,7 +522,11 @@ static int run_analyze(struct tsdb *db)
         printf(", time range %s .. %s", from, to);
     }
     printf("\n");
-    rc = analyze_labels(snap);
+    if ((rc = print_label_cardinality(snap)) == 0)
+        print_top("Metric names by series count:", mc, metrics.len);
+out:
+    free(mc);
+    tsdb_strings_free(&metrics);
     tsdb_snapshot_close(snap);
     return rc;
 }
