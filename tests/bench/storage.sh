@@ -69,15 +69,19 @@ MAXT=$(kv "$W/gen" maxt)
 echo "storage.sh: $(cat "$W/gen") file_bytes=$(stat -c %s "$F")" >&2
 RANGE="$((HOURS * 60 + 1))m"   # the whole data set, at time MAXT + 1
 
-# Sum of the sizes of the index and chunk files of every block under $1.
-block_bytes() {
-    find "$1" -path '*/wal' -prune -o -type f \( -name index -o -path '*/chunks/*' \) \
+# Sizes under a data directory $1: block_bytes sums every block's index and
+# chunk files (Prometheus: BLOCK/index, BLOCK/chunks/NNNNNN; Vigil:
+# BLOCK/index, BLOCK/chunks), chunk_bytes the chunk files alone, dir_bytes
+# everything (metadata, tombstones, WAL, lock).
+chunk_bytes() {
+    find "$1" -path '*/wal' -prune -o -type f \( -path '*/chunks/*' -o -name chunks \) \
         -printf '%s\n' | awk '{s += $1} END {print s + 0}'
 }
-chunk_bytes() {
-    find "$1" -path '*/wal' -prune -o -type f -path '*/chunks/*' -printf '%s\n' |
-        awk '{s += $1} END {print s + 0}'
+block_bytes() {
+    echo "$(chunk_bytes "$1") $(find "$1" -path '*/wal' -prune -o -type f -name index \
+        -printf '%s\n' | awk '{s += $1} END {print s + 0}')" | awk '{print $1 + $2}'
 }
+dir_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 
 # prom_scan DIR: PromQL full scan, one `sum(count_over_time(NAME[range]))`
 # per metric name (count_over_time drops names, so one query over all
@@ -99,8 +103,9 @@ prom_scan() {
         [ $i -lt 600 ] || { echo "storage.sh: prometheus not ready" >&2; tail "$W/prom.log" >&2; exit 1; }
         sleep 0.1
     done
-    curl -sf "$url/api/v1/label/__name__/values" |
-        sed 's/.*"data":\[//; s/\].*//' | tr -d '"' | tr ',' '\n' > "$W/names"
+    names=$(curl -sf "$url/api/v1/label/__name__/values" |
+        sed 's/.*"data":\[//; s/\].*//' | tr -d '"' | tr ',' '\n')
+    echo "$names" > "$W/names"
     while read -r name; do
         curl -sf -w ' %{time_total}\n' --data-urlencode "time=$((MAXT + 1))" \
             --data-urlencode "query=sum(count_over_time(${name}[$RANGE]))" "$url/api/v1/query"
@@ -122,6 +127,7 @@ for run in $(seq "$RUNS"); do
     timed prom_import promtool tsdb create-blocks-from openmetrics -q "$F" "$P"
     record prom_bytes "$(block_bytes "$P")"
     record prom_chunk_bytes "$(chunk_bytes "$P")"
+    record prom_dir_bytes "$(dir_bytes "$P")"
     record prom_blocks "$(find "$P" -name index | wc -l)"
     n=$(promtool tsdb list "$P" | awk 'NR > 1 {s += $5} END {print s}')
     [ "$n" = "$SAMPLES" ] || echo "storage.sh: promtool stored $n of $SAMPLES samples" >&2
@@ -135,6 +141,7 @@ for run in $(seq "$RUNS"); do
     timed vigil_import "$BIN/tsq" import openmetrics "$F" --data-dir "$V"
     record vigil_bytes "$(block_bytes "$V")"
     record vigil_chunk_bytes "$(chunk_bytes "$V")"
+    record vigil_dir_bytes "$(dir_bytes "$V")"
     "$BIN/bench/bench_append" scan "$V" > "$W/scan"
     n=$(kv "$W/scan" samples)
     [ "$n" = "$SAMPLES" ] || echo "storage.sh: Vigil scan read $n of $SAMPLES samples" >&2
@@ -162,6 +169,7 @@ done
 # ---- results ---------------------------------------------------------------
 pb=$(median prom_bytes) vb=$(median vigil_bytes)
 pc=$(median prom_chunk_bytes) vc=$(median vigil_chunk_bytes)
+pa=$(median prom_dir_bytes) va=$(median vigil_dir_bytes)
 piw=$(median prom_import_wall) viw=$(median vigil_import_wall)
 pic=$(median prom_import_cpu) vic=$(median vigil_import_cpu)
 pdw=$(median prom_dump_wall) pqw=$(median prom_query_wall)
@@ -177,6 +185,7 @@ $(uname -m), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | 
 |--------------------------------------|--------------|-----------------|--------------------|
 | bytes/sample on disk (index+chunks)  | $(div "$vb" "$SAMPLES") | $(div "$pb" "$SAMPLES") | $(div "$vb" "$pb") |
 | bytes/sample in chunk files          | $(div "$vc" "$SAMPLES") | $(div "$pc" "$SAMPLES") | $(div "$vc" "$pc") |
+| bytes/sample, whole data directory   | $(div "$va" "$SAMPLES") | $(div "$pa" "$SAMPLES") | $(div "$va" "$pa") |
 | backfill wall s                      | $viw | $piw | $(div "$viw" "$piw") |
 | backfill CPU s                       | $vic | $pic | $(div "$vic" "$pic") |
 | blocks written                       | $(median vigil_blocks) | $(median prom_blocks) | |
