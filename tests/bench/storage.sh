@@ -138,7 +138,7 @@ for run in $(seq "$RUNS"); do
     # Vigil: backfill, size, scan.
     V=$W/vigil
     rm -rf "$V"
-    timed vigil_import "$BIN/tsq" import openmetrics "$F" --data-dir "$V"
+    timed vigil_import "$BIN/tsq" import openmetrics "$F" --data-dir "$V" >&2
     record vigil_bytes "$(block_bytes "$V")"
     record vigil_chunk_bytes "$(chunk_bytes "$V")"
     record vigil_dir_bytes "$(dir_bytes "$V")"
@@ -159,6 +159,7 @@ for run in $(seq "$RUNS"); do
         record "append_${fs}_rate" "$(kv "$W/append" append_samples_per_s_per_core)"
         record "append_${fs}_wall_rate" "$(kv "$W/append" append_samples_per_s_wall)"
         record "head_${fs}_per_series" "$(kv "$W/append" head_bytes_per_series)"
+        record "head_overhead_${fs}_per_series" "$(kv "$W/append" head_overhead_bytes_per_series)"
         record "rss_${fs}_per_series" "$(kv "$W/append" rss_delta_bytes_per_series)"
         record "replay_${fs}_s" "$(kv "$W/append" replay_s)"
         record "replay_${fs}_rate" "$(kv "$W/append" replay_samples_per_s)"
@@ -193,10 +194,10 @@ $(uname -m), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | 
 | full scan, samples/s, text dump      |              | $(rate "$pdw") (promtool tsdb dump) | |
 
 Vigil write path ($APPEND_SERIES series x ${APPEND_HOURS} h at ${INTERVAL} s):
-| wal_fsync | append samples/s per core | samples/s wall | head bytes/series (stats) | RSS bytes/series | WAL replay s | replay samples/s |
-|-----------|---------------------------|----------------|---------------------------|------------------|--------------|------------------|
-| never     | $(median append_never_rate) | $(median append_never_wall_rate) | $(median head_never_per_series) | $(median rss_never_per_series) | $(median replay_never_s) | $(median replay_never_rate) |
-| interval  | $(median append_interval_rate) | $(median append_interval_wall_rate) | $(median head_interval_per_series) | $(median rss_interval_per_series) | $(median replay_interval_s) | $(median replay_interval_rate) |
+| wal_fsync | append samples/s per core | samples/s wall | head bytes/series (stats) | of which not chunks | RSS bytes/series | WAL replay s | replay samples/s |
+|-----------|---------------------------|----------------|---------------------------|---------------------|------------------|--------------|------------------|
+| never     | $(median append_never_rate) | $(median append_never_wall_rate) | $(median head_never_per_series) | $(median head_overhead_never_per_series) | $(median rss_never_per_series) | $(median replay_never_s) | $(median replay_never_rate) |
+| interval  | $(median append_interval_rate) | $(median append_interval_wall_rate) | $(median head_interval_per_series) | $(median head_overhead_interval_per_series) | $(median rss_interval_per_series) | $(median replay_interval_s) | $(median replay_interval_rate) |
 
 Per-run values:
 EOF
