@@ -297,20 +297,6 @@ static int htab_insert(struct tsdb *db, struct tsdb__series *s)
     return 0;
 }
 
-/* The series with exactly these sorted labels, or NULL. */
-static struct tsdb__series *htab_find(const struct tsdb *db, const struct tsdb_labels *ls,
-                                      uint64_t h)
-{
-    if (!db->hcap)
-        return NULL;
-    for (struct tsdb__series *s = db->htab[h & (db->hcap - 1)]; s; s = s->hnext) {
-        struct tsdb_labels sl = {s->nlabels, s->labels};
-        if (s->hash == h && tsdb__labels_cmp(&sl, ls) == 0)
-            return s;
-    }
-    return NULL;
-}
-
 int tsdb__head_create(struct tsdb *db, const struct tsdb_label *v, size_t n, tsdb_ref ref,
                       struct tsdb__series **out)
 {
@@ -726,6 +712,8 @@ struct idset {
 
 static int idset_add(struct idset *s, const uint32_t *ids, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (s->len + n > s->cap) {
         size_t ncap = s->cap ? s->cap : 64;
         while (ncap < s->len + n)
@@ -749,6 +737,8 @@ static int cmp_u32(const void *a, const void *b)
 
 static void idset_normalize(struct idset *s)
 {
+    if (s->len < 2)
+        return;
     qsort(s->v, s->len, sizeof *s->v, cmp_u32);
     size_t k = 0;
     for (size_t i = 0; i < s->len; i++)

@@ -333,6 +333,8 @@ static int strings_push(struct tsdb_strings *out, size_t *cap, const char *s)
 
 static void strings_sort_unique(struct tsdb_strings *out)
 {
+    if (out->len < 2)
+        return;
     qsort(out->v, out->len, sizeof *out->v, str_cmp);
     size_t k = 0;
     for (size_t i = 0; i < out->len; i++) {
@@ -351,7 +353,8 @@ static int collect_labels(struct tsdb_snapshot *s, const char *name, const struc
     struct tsdb_matcher *all = malloc((nm + 1) * sizeof *all);
     if (!all)
         return -ENOMEM;
-    memcpy(all, m, nm * sizeof *m);
+    if (nm)
+        memcpy(all, m, nm * sizeof *m);
     int rc = tsdb_matcher_init(&all[nm], TSDB_MATCH_NE, name ? name : "__name__", "", NULL, 0);
     struct tsdb_series_set *set = NULL;
     if (!rc) {
