@@ -3,6 +3,7 @@
  * input error (message on stderr), 2 usage error (with usage text). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,13 @@ static int open_store(const char *dir, int read_only, struct tsdb **db)
         return die_input("data directory %s does not exist", dir);
     tsdb_options_default(&o);
     o.read_only = read_only;
+    if (!read_only) {
+        /* backfill, like promtool: no WAL (rerun a failed import), any
+         * sample order within a series, no retention of old data */
+        o.no_wal = 1;
+        o.ooo_window_ms = INT64_MAX / 2;
+        o.retention_ms = 0;
+    }
     int rc = tsdb_open(dir, &o, db, NULL);
     if (rc < 0)
         return die_input("cannot open data directory %s: %s", dir, tsdb_strerror(rc));
