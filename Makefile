@@ -8,7 +8,8 @@
 # missing ones (apt-get update once, then apt-get install -y).
 DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
                libcmocka-dev
-DEB_PACKAGES_TEST = prometheus clang
+DEB_PACKAGES_BENCH = prometheus time curl
+DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
 
 CC      ?= cc
 PKGS     = liblz4 libpcre2-8 libxxhash
@@ -49,7 +50,7 @@ REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
 PROGRAMS  = $(BIN)/tsq
 
-.PHONY: all deps deps-test run test bench fuzz clean
+.PHONY: all deps deps-bench deps-fuzz run test bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
 
 .SECONDARY:
@@ -91,26 +92,29 @@ $(BIN)/fuzz/%: $(FUZZ_O)/tests/fuzz/%.o $(FUZZ_O)/libvigil.a
 $(FUZZ_O)/libvigil.a: $(patsubst $(O)/%,$(FUZZ_O)/%,$(LIB_OBJ))
 	@rm -f $@
 	ar rcs $@ $^
-fuzz: deps
+fuzz: deps-fuzz
 	$(MAKE) $(FUZZ_BIN)
 
 deps:
 	@sh tests/deps.sh $(DEB_PACKAGES)
 
-deps-test:
-	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_TEST)
+deps-bench:
+	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_BENCH)
+
+deps-fuzz:
+	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_FUZZ)
 
 run: deps
 	$(MAKE) all
 	sh tests/demo.sh $(BIN)
 
-test: deps-test
+test: deps
 	$(MAKE) all
 	sh tests/run-all.sh $(BIN)
 
-bench: deps-test
+bench: deps-bench
 	$(MAKE) all
-	sh tests/bench/run.sh $(BIN)
+	sh tests/bench/storage.sh $(BIN)
 
 clean:
 	rm -rf build build-san build-fuzz bin bin-san
