@@ -10,15 +10,17 @@ FILE=$DATA/demo.om
 mkdir -p "$DATA"
 rm -rf "$DATA/demo"
 echo "== generating 200 series x 2 h at 15 s into $FILE"
-"$BIN/bench/gen_openmetrics" 200 2 15 1 > "$FILE"
+"$BIN/bench/gen_openmetrics" 200 2 15 1 > "$FILE" 2> "$DATA/demo.summary"
+cat "$DATA/demo.summary"
 echo "== $BIN/tsq import openmetrics $FILE --data-dir $DATA/demo"
 "$BIN/tsq" import openmetrics "$FILE" --data-dir "$DATA/demo"
-END=$(awk '/^[a-z_]+[{ ]/ {t=$NF} END {print t}' "$FILE")
-echo "== $BIN/tsq --data-dir $DATA/demo --time $END 'node_load1[2m]'"
-"$BIN/tsq" --data-dir "$DATA/demo" --time "$END" 'node_load1[2m]'
+END=$(sed -n 's/.*maxt=\([0-9]*\).*/\1/p' "$DATA/demo.summary")
+Q='node_cpu_seconds_total{cpu="0",mode=~"idle|user"}'
+echo "== $BIN/tsq --data-dir $DATA/demo --time $END '$Q[1m]'"
+"$BIN/tsq" --data-dir "$DATA/demo" --time "$END" "$Q[1m]"
 echo "== the same as Prometheus' JSON (-o json)"
-"$BIN/tsq" --data-dir "$DATA/demo" --time "$END" -o json 'node_load1[1m]'
+"$BIN/tsq" --data-dir "$DATA/demo" --time "$END" -o json "$Q[30s]"
 echo
 echo "== $BIN/tsq tsdb analyze --data-dir $DATA/demo"
 "$BIN/tsq" tsdb analyze --data-dir "$DATA/demo"
-rm -f "$FILE"
+rm -f "$FILE" "$DATA/demo.summary"
