@@ -8,10 +8,14 @@
 
 /* Design notes. An encoded chunk is
  *
- *   u8       version << 4 | TS_PACKED | VALUES_PACKED | mode (2 bits)
+ *   u8       version << 5 | TS_GRID | TS_PACKED | VALUES_PACKED | mode (2 bits)
  *   uvarint  n (1 .. 2^22: encode longer chunks and decode rejects them)
- *   varint   ts[0] (zigzag), then uvarint ts[1]-ts[0] (> 0), then the
- *            residual stream of delta-of-deltas for ts[2..n)
+ *   varint   ts[0] (zigzag), then
+ *     DOD    uvarint ts[1]-ts[0] (> 0), residual stream of the
+ *            delta-of-deltas of ts[2..n)
+ *     GRID   uvarint step = (ts[n-1]-ts[0]) / (n-1) rounded, residual stream of
+ *            ts[i] - (ts[0] + i*step) for ts[1..n) (jitter around a regular
+ *            scrape costs one small residual, not two delta-of-deltas)
  *   values   by mode:
  *     DELTA, DOD  (decimal: every value that is not an exception equals
  *                 m * 10^-e for an integer |m| < 2^53, bit-exactly)
@@ -48,6 +52,7 @@
 #define MODE_MASK 0x3
 #define VALUES_PACKED 0x4
 #define TS_PACKED 0x8
+#define TS_GRID 0x10
 #define MAX_SAMPLES (1u << 22) /* decode's sanity limit on n */
 #define MAX_EXP 22
 #define NO_EXP (MAX_EXP + 1)
@@ -362,20 +367,39 @@ static uint64_t ts_delta(const int64_t *ts, uint32_t i)
     return (uint64_t)ts[i] - (uint64_t)ts[i - 1];
 }
 
-/* Writes the timestamps; sets TS_PACKED in *header when packed. */
+/* Residual i of a timestamp: in GRID form its offset from ts[0] + i * step,
+ * else its delta-of-delta (i >= 2). */
+static int64_t ts_residual(const int64_t *ts, uint32_t i, int grid, uint64_t step)
+{
+    if (grid)
+        return (int64_t)((uint64_t)ts[i] - (uint64_t)ts[0] - i * step);
+    return (int64_t)(ts_delta(ts, i) - ts_delta(ts, i - 1));
+}
+
+/* Writes the timestamps in the smaller of DOD and GRID form; sets TS_GRID
+ * and TS_PACKED in *header. */
 static uint8_t *put_timestamps(uint8_t *p, const int64_t *ts, uint32_t n,
                                uint8_t *header)
 {
-    struct residuals s = {0};
-    for (uint32_t i = 2; i < n; i++)
-        res_add(&s, (int64_t)(ts_delta(ts, i) - ts_delta(ts, i - 1)));
+    struct residuals dod = {0}, grid = {0};
+    uint64_t span = (uint64_t)ts[n - 1] - (uint64_t)ts[0];
+    uint64_t step = n >= 2 ? span / (n - 1) + (span % (n - 1) >= n / 2) : 0; /* rounded */
+    for (uint32_t i = 1; i < n; i++) {
+        if (i >= 2)
+            res_add(&dod, ts_residual(ts, i, 0, 0));
+        res_add(&grid, ts_residual(ts, i, 1, step));
+    }
+    int use_grid = n >= 2 && varint_len(step) + res_bytes(&grid) <
+                                 varint_len(ts_delta(ts, 1)) + res_bytes(&dod);
     p += tsdb__uvarint_put(p, tsdb__zigzag(ts[0]));
     if (n >= 2)
-        p += tsdb__uvarint_put(p, ts_delta(ts, 1));
+        p += tsdb__uvarint_put(p, use_grid ? step : ts_delta(ts, 1));
     struct res_writer w;
-    rw_start(&w, p, &s);
-    for (uint32_t i = 2; i < n; i++)
-        rw_put(&w, (int64_t)(ts_delta(ts, i) - ts_delta(ts, i - 1)));
+    rw_start(&w, p, use_grid ? &grid : &dod);
+    for (uint32_t i = use_grid ? 1 : 2; i < n; i++)
+        rw_put(&w, ts_residual(ts, i, use_grid, step));
+    if (use_grid)
+        *header |= TS_GRID;
     if (w.packed)
         *header |= TS_PACKED;
     return rw_end(&w);
@@ -445,7 +469,7 @@ size_t tsdb__blockenc_encode(const int64_t *ts, const double *v, uint32_t n,
                              uint8_t *out)
 {
     struct plan pl = choose_plan(v, n);
-    uint8_t header = (uint8_t)(VERSION << 4 | pl.mode);
+    uint8_t header = (uint8_t)(VERSION << 5 | pl.mode);
     uint8_t *p = out + 1;
     p += tsdb__uvarint_put(p, n);
     p = put_timestamps(p, ts, n, &header);
@@ -549,7 +573,7 @@ static int get_header(struct reader *r, uint32_t *n /* OUT */)
     uint8_t h = get_byte(r);
     uint64_t u = get_uvarint(r);
     int mode = h & MODE_MASK;
-    if (r->bad || h >> 4 != VERSION || mode > MODE_XOR ||
+    if (r->bad || h >> 5 != VERSION || mode > MODE_XOR ||
         (mode == MODE_XOR && (h & VALUES_PACKED)) || u == 0 || u > MAX_SAMPLES)
         return TSDB_E_CORRUPT;
     /* without packed streams every sample after the first takes a byte */
@@ -567,18 +591,24 @@ int tsdb__blockenc_count(const uint8_t *in, size_t len)
     return h < 0 ? h : (int)n;
 }
 
-static int get_timestamps(struct reader *r, int packed, int64_t *ts, uint32_t n)
+static int get_timestamps(struct reader *r, int h, int64_t *ts, uint32_t n)
 {
+    int grid = h & TS_GRID;
     uint64_t t = (uint64_t)get_varint(r), d = 0;
     struct res_reader q;
     ts[0] = (int64_t)t;
     if (n >= 2)
-        d = get_uvarint(r);
-    rr_start(&q, r, packed, n >= 2 ? n - 2 : 0);
+        d = get_uvarint(r); /* GRID: the step */
+    rr_start(&q, r, h & TS_PACKED, n < 2 ? 0 : grid ? n - 1 : n - 2);
     for (uint32_t i = 1; i < n; i++) {
-        if (i >= 2)
-            d += (uint64_t)rr_get(&q);
-        int64_t next = (int64_t)(t + d);
+        int64_t next;
+        if (grid) {
+            next = (int64_t)((uint64_t)ts[0] + i * d + (uint64_t)rr_get(&q));
+        } else {
+            if (i >= 2)
+                d += (uint64_t)rr_get(&q);
+            next = (int64_t)(t + d);
+        }
         if (r->bad || next <= ts[i - 1])
             return TSDB_E_CORRUPT;
         t = (uint64_t)next;
@@ -674,7 +704,7 @@ int tsdb__blockenc_decode(const uint8_t *in, size_t len, int64_t *ts, double *v,
     if (n > cap)
         return -ENOSPC;
     int mode = h & MODE_MASK;
-    int rc = get_timestamps(&r, h & TS_PACKED, ts, n);
+    int rc = get_timestamps(&r, h, ts, n);
     if (rc == 0)
         rc = mode == MODE_XOR ? get_xor(&r, v, n)
                               : get_decimal(&r, h & VALUES_PACKED, mode, v, n);

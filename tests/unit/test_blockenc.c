@@ -168,6 +168,24 @@ static void test_counters_resets_and_big_integers(void **state)
     assert_true(len < 20); /* a constant with regular scrapes costs nothing */
 }
 
+/* Scrapes a few ms off a regular 15 s grid cost one small residual each. */
+static void test_jittered_scrapes_are_cheap(void **state)
+{
+    (void)state;
+    int64_t ts[120];
+    double v[120];
+    rng_state = 8;
+    for (int64_t i = 0; i < 120; i++) {
+        ts[i] = 1700000000000 + 15000 * i + (i % 4 == 1 ? (int64_t)(rng() % 7) - 3 : 0);
+        v[i] = 1.0;
+    }
+    size_t len = roundtrip(ts, v, 120);
+    ts[119] -= 3; /* the last one late, too */
+    size_t late = roundtrip(ts, v, 120);
+    print_message("jittered constant: %zu, %zu bytes for 120 samples\n", len, late);
+    assert_true(len <= 64 && late <= 64);
+}
+
 static void gen_random(int64_t *ts, double *v, uint32_t n)
 {
     int64_t t = (int64_t)(rng() >> 2) - (INT64_C(1) << 61);
@@ -339,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_stale_marker_is_an_exception),
         cmocka_unit_test(test_counters_resets_and_big_integers),
+        cmocka_unit_test(test_jittered_scrapes_are_cheap),
         cmocka_unit_test(test_random_roundtrips),
         cmocka_unit_test(test_truncations_are_corrupt),
         cmocka_unit_test(test_byte_flips),
