@@ -173,8 +173,10 @@ struct tsdb_snapshot;
 int tsdb_snapshot_open(struct tsdb *db, struct tsdb_snapshot **out /* OUT */);
 void tsdb_snapshot_close(struct tsdb_snapshot *s);
 
-/* The series matching all matchers that have samples in [mint, maxt],
- * sorted by labels. */
+/* The series matching all matchers that have data overlapping [mint, maxt],
+ * sorted by labels. As in Prometheus, overlap is decided per chunk: a series
+ * may be listed whose iterator then yields no sample inside the range;
+ * callers skip such series. */
 struct tsdb_series_set;
 int tsdb_select(struct tsdb_snapshot *s, const struct tsdb_matcher *m, size_t nm,
                 int64_t mint, int64_t maxt, struct tsdb_series_set **out /* OUT */);
