@@ -119,4 +119,4 @@ bench: deps-bench
 clean:
 	rm -rf build build-san build-fuzz bin bin-san
 
--include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(O) $(FUZZ_O) -name '*.d' 2>/dev/null)

@@ -656,6 +656,7 @@ int tsdb_maintain(struct tsdb *db, int force)
         rc = compact(db);
     if (!rc)
         retention(db);
+    tsdb__head_pack(db);
     tsdb__head_gc(db);
     return rc;
 }

@@ -210,6 +210,12 @@ static void chunks_free(struct tsdb__chunk *c)
     }
 }
 
+static void chunk_free_one(void *c, void *unused)
+{
+    (void)unused;
+    free(c);
+}
+
 static void ooo_free(void *o, void *unused)
 {
     (void)unused;
@@ -598,31 +604,99 @@ void tsdb__head_gc(struct tsdb *db)
 
 /* ---- truncation after a block cut --------------------------------------- */
 
-/* Cuts the chain below keep (chunks already in blocks). */
-static void chain_cut(void *keep_p, void *unused)
-{
-    (void)unused;
-    struct tsdb__chunk *keep = keep_p;
-    struct tsdb__chunk *old = atomic_exchange((struct tsdb__chunk *_Atomic *)&keep->prev, NULL);
-    chunks_free(old);
-}
-
 static struct tsdb__chunk *chunk_prev(const struct tsdb__chunk *c)
 {
     return atomic_load_explicit((struct tsdb__chunk *_Atomic *)&c->prev, memory_order_acquire);
 }
 
+/* Decodes the first n samples of c into ts[] and v[], which have room for
+ * n entries, or all of a packed chunk's enc.n. @return n, or a negative
+ * error. */
+static int chunk_read(const struct tsdb__chunk *c, uint32_t n, int64_t *ts, double *v)
+{
+    if (c->packed) {
+        int got = tsdb__blockenc_decode(c->packed, c->packed_len, ts, v, c->enc.n);
+        return got < 0 ? got : (int)(n < (uint32_t)got ? n : (uint32_t)got);
+    }
+    struct tsdb__chunk_iter it;
+    uint32_t i = 0;
+    tsdb__chunk_iter_init(&it, c, n);
+    while (tsdb__chunk_iter_next(&it, &ts[i], &v[i]))
+        i++;
+    return (int)i;
+}
+
 /* Index of the first sample >= t among the n samples of c, or n. */
 static uint32_t chunk_seek(const struct tsdb__chunk *c, uint32_t n, int64_t t)
 {
-    struct tsdb__chunk_iter it;
-    int64_t ts;
-    double v;
-    uint32_t i = 0;
-    tsdb__chunk_iter_init(&it, c, n);
-    while (tsdb__chunk_iter_next(&it, &ts, &v) && ts < t)
+    uint32_t cap = c->packed && c->enc.n > n ? c->enc.n : n, i = 0;
+    int64_t *ts = malloc(cap * sizeof *ts);
+    double *v = malloc(cap * sizeof *v);
+    int got = ts && v ? chunk_read(c, n, ts, v) : -ENOMEM;
+    while (got > 0 && i < (uint32_t)got && ts[i] < t)
         i++;
-    return i;
+    free(ts);
+    free(v);
+    return got < 0 ? 0 : i; /* on failure keep everything: reads dedupe */
+}
+
+/* Frees the chunks below the one holding sample `first` of series s (they
+ * are in blocks). Runs from the graveyard, so no snapshot still reads them;
+ * it walks the chain as it is then (packing may have replaced chunks). */
+static void chain_cut(void *sp, void *firstp)
+{
+    struct tsdb__series *s = sp;
+    uint32_t first = (uint32_t)(uintptr_t)firstp;
+    for (struct tsdb__chunk *c = atomic_load(&s->newest); c; c = chunk_prev(c)) {
+        if (c->first_index <= first) {
+            chunks_free(atomic_exchange((struct tsdb__chunk *_Atomic *)&c->prev, NULL));
+            return;
+        }
+    }
+}
+
+/* Replaces sealed chunks of s, newest first, by exactly sized copies in the
+ * block encoding, until it meets one already packed. */
+static void series_pack(struct tsdb *db, struct tsdb__series *s, int64_t **ts, double **v,
+                        size_t *cap)
+{
+    struct tsdb__chunk *next = atomic_load(&s->newest);
+    struct tsdb__chunk *c = next ? chunk_prev(next) : NULL;
+    for (; c && !c->packed; next = c, c = chunk_prev(c)) {
+        uint32_t n = next->first_index - c->first_index;
+        if (n == 0 || tsdb__samples_reserve(ts, v, cap, n) || chunk_read(c, n, *ts, *v) != (int)n)
+            return;
+        size_t bound = tsdb__blockenc_bound(n);
+        struct tsdb__chunk *p = calloc(1, sizeof *p + bound);
+        if (!p)
+            return;
+        p->packed_len = (uint32_t)tsdb__blockenc_encode(*ts, *v, n, (uint8_t *)(p + 1));
+        struct tsdb__chunk *exact = realloc(p, sizeof *p + p->packed_len);
+        p = exact ? exact : p;
+        p->packed = (const uint8_t *)(p + 1);
+        p->first_index = c->first_index;
+        p->mint = c->mint;
+        p->enc.n = n;
+        atomic_store_explicit((struct tsdb__chunk *_Atomic *)&p->prev, chunk_prev(c),
+                              memory_order_relaxed);
+        atomic_store_explicit((struct tsdb__chunk *_Atomic *)&next->prev, p, memory_order_release);
+        tsdb__grave_add(db, chunk_free_one, c, NULL);
+        c = p;
+    }
+}
+
+void tsdb__head_pack(struct tsdb *db)
+{
+    int64_t *ts = NULL;
+    double *v = NULL;
+    size_t cap = 0;
+    for (uint32_t r = 0; r < db->nseries; r++) {
+        struct tsdb__series *s = tsdb__head_series(db, r);
+        if (s)
+            series_pack(db, s, &ts, &v, &cap);
+    }
+    free(ts);
+    free(v);
 }
 
 static void series_truncate(struct tsdb *db, struct tsdb__series *s, int64_t t)
@@ -645,7 +719,7 @@ static void series_truncate(struct tsdb *db, struct tsdb__series *s, int64_t t)
     if (first < s->w_first)
         first = s->w_first;
     if (keep && chunk_prev(keep))
-        tsdb__grave_add(db, chain_cut, keep, NULL);
+        tsdb__grave_add(db, chain_cut, s, (void *)(uintptr_t)first);
     s->w_first = first;
 
     /* out-of-order log: keep entries >= t in a fresh log */
@@ -893,21 +967,26 @@ int tsdb__series_samples(const struct tsdb__series *s, const struct tsdb__series
         uint32_t end = k > 0 ? chain[k - 1]->first_index : st->count;
         if (k > 0 && chain[k - 1]->mint < mint)
             continue; /* every sample of c precedes the next chunk's first */
-        struct tsdb__chunk_iter it;
-        tsdb__chunk_iter_init(&it, c, end - c->first_index);
-        uint32_t idx = c->first_index;
-        int64_t t;
-        double x;
-        while (tsdb__chunk_iter_next(&it, &t, &x)) {
-            if (idx++ < st->first || t < mint)
-                continue;
-            if (t > maxt)
-                break;
-            if ((rc = tsdb__samples_reserve(ts, v, cap, *len + 1)))
-                break;
-            (*ts)[*len] = t;
-            (*v)[(*len)++] = x;
+        uint32_t n = end - c->first_index;
+        /* enc of an open chunk belongs to the writer: read it only packed */
+        uint32_t room = c->packed && c->enc.n > n ? c->enc.n : n;
+        if ((rc = tsdb__samples_reserve(ts, v, cap, *len + room)))
+            break;
+        int64_t *t = *ts + *len;
+        double *x = *v + *len;
+        int got = chunk_read(c, n, t, x);
+        if (got < 0) {
+            rc = got;
+            break;
         }
+        size_t kept = 0;
+        for (int j = 0; j < got; j++) {
+            if (c->first_index + (uint32_t)j < st->first || t[j] < mint || t[j] > maxt)
+                continue;
+            t[kept] = t[j];
+            x[kept++] = x[j];
+        }
+        *len += kept;
     }
     if (chain != stack)
         free(chain);

@@ -40,6 +40,10 @@ struct tsdb__chunk {
     uint32_t cap_words;        /* capacity of words[] */
     int64_t mint;              /* timestamp of sample 0 (set by first append) */
     struct tsdb__chunk_enc enc;
+    /* A sealed chunk re-encoded by tsdb__head_pack: enc.n samples in the
+     * block encoding (blockenc.c), packed_len bytes; words[] is unused. */
+    const uint8_t *packed;
+    uint32_t packed_len;
     _Atomic uint64_t words[];
 };
 
@@ -410,6 +414,8 @@ int tsdb__head_apply(struct tsdb *db, struct tsdb__series *s, int64_t ts, double
 void tsdb__head_publish(struct tsdb *db);
 /* Frees graveyard entries and history no open snapshot needs. */
 void tsdb__head_gc(struct tsdb *db);
+/* Re-encodes sealed head chunks into the compact block encoding. */
+void tsdb__head_pack(struct tsdb *db);
 /* Drops head samples older than t (already in blocks) and publishes. */
 void tsdb__head_truncate(struct tsdb *db, int64_t t);
 /* Head series ids matching the matchers, ascending (head.c, under idx_mu). */
