@@ -166,9 +166,10 @@ struct tsdb__chunk *tsdb__chunk_new(uint32_t cap_words)
     return c;
 }
 
+/* A packed (sealed, block-encoded) chunk has no words but packed_len bytes. */
 size_t tsdb__chunk_size(const struct tsdb__chunk *c)
 {
-    return sizeof *c + (size_t)c->cap_words * sizeof c->words[0];
+    return sizeof *c + (size_t)c->cap_words * sizeof c->words[0] + c->packed_len;
 }
 
 /* Lays out a non-first value: same, integer delta or XOR; updates the XOR
