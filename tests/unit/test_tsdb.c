@@ -349,9 +349,9 @@ static void test_retention(void **state)
     rmdir_all(dir);
 }
 
-/* A writer appends rounds (one sample to every series per commit) while a
- * reader holds a snapshot: every series shows the same number of samples,
- * and the same as when the snapshot was opened. */
+/* A writer appends rounds (one sample to every series per commit) and runs
+ * maintenance while a reader holds a snapshot: every series shows the same
+ * number of samples, twice over the snapshot's life, in order. */
 struct writer_arg {
     struct tsdb *db;
     tsdb_ref refs[50];
@@ -367,6 +367,8 @@ static void *writer_main(void *p)
         for (int i = 0; i < 50; i++)
             tsdb_append(w->db, w->refs[i], w->t, k);
         tsdb_commit(w->db);
+        if (k % 100 == 99)
+            tsdb_maintain(w->db, 0); /* packs sealed chunks under the readers */
     }
     return NULL;
 }
