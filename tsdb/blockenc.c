@@ -9,7 +9,7 @@
 /* Design notes. An encoded chunk is
  *
  *   u8       version << 5 | TS_GRID | TS_PACKED | VALUES_PACKED | mode (2 bits)
- *   uvarint  n (1 .. 2^22: encode longer chunks and decode rejects them)
+ *   uvarint  n (1 .. 2^22; callers keep chunks shorter, decode rejects more)
  *   varint   ts[0] (zigzag), then
  *     DOD    uvarint ts[1]-ts[0] (> 0), residual stream of the
  *            delta-of-deltas of ts[2..n)
@@ -26,7 +26,8 @@
  *       DELTA:   varint base (zigzag): the mean step, rounded toward 0
  *       varint   m[0] (zigzag); DOD: varint m[1] - m[0] (zigzag)
  *       stream   residuals: delta - base (DELTA) or delta-of-delta (DOD)
- *                of the other values' m
+ *                of the other values' m; an exception in between advances
+ *                m by a virtual step (base, or the last delta)
  *     XOR
  *       8 bytes  v[0], little endian
  *       each     control byte (leading zero bytes << 4 | trailing zero
@@ -693,6 +694,8 @@ static int get_decimal(struct reader *r, int packed, int mode, double *v, uint32
     return r->bad || x.bad ? TSDB_E_CORRUPT : 0;
 }
 
+/* Beyond tsdb_int.h's contract: -ENOSPC (nothing written) when the
+ * chunk holds more than cap samples; size cap with tsdb__blockenc_count. */
 int tsdb__blockenc_decode(const uint8_t *in, size_t len, int64_t *ts, double *v,
                           uint32_t cap)
 {
