@@ -36,7 +36,7 @@ cleanup() {
     rm -rf "$W"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT PIPE TERM
 mkdir "$W/res"
 
 # record KEY VALUE: one measurement of one run; median KEY: their median.
