@@ -142,38 +142,6 @@ static char *store(struct expfmt_parser *p, const char *s, size_t n)
     return d;
 }
 
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char b = s[i];
-        size_t k;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if ((b & 0xe0) == 0xc0) {
-            k = 1, cp = b & 0x1f;
-        } else if ((b & 0xf0) == 0xe0) {
-            k = 2, cp = b & 0x0f;
-        } else if ((b & 0xf8) == 0xf0) {
-            k = 3, cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (s[i + j] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 /* Counts UTF-8 characters (bytes that do not continue a sequence). */
 static size_t utf8_runes(const char *s)
 {
@@ -215,7 +183,7 @@ static int parse_label_value(struct expfmt_parser *p, struct cur *c, const char 
         c->pos += 2;
     }
     c->pos++;
-    if (!utf8_valid((const unsigned char *)d0, (size_t)(d - d0)))
+    if (!tsdb_utf8_valid(d0, (size_t)(d - d0)))
         return fail(p, c, start, "a label value in valid UTF-8");
     *d++ = '\0';
     p->buf_len += (size_t)(d - d0);
@@ -485,7 +453,7 @@ static int parse_help_text(struct expfmt_parser *p, struct cur *c, const char **
             c->pos++;
         }
     }
-    if (!utf8_valid((const unsigned char *)d0, (size_t)(d - d0)))
+    if (!tsdb_utf8_valid(d0, (size_t)(d - d0)))
         return fail(p, c, start, "a docstring in valid UTF-8");
     *d++ = '\0';
     p->buf_len += (size_t)(d - d0);

@@ -1530,25 +1530,6 @@ static int page_load(const struct tsdb__block *b, uint32_t page, struct tsdb__pa
     return 0;
 }
 
-static int reserve_samples(int64_t **ts, double **v, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    int64_t *nt = realloc(*ts, n * sizeof *nt);
-    if (!nt)
-        return -ENOMEM;
-    *ts = nt;
-    double *nv = realloc(*v, n * sizeof *nv);
-    if (!nv)
-        return -ENOMEM;
-    *v = nv;
-    *cap = n;
-    return 0;
-}
-
 /* Decodes chunk c to the end of the arrays and keeps samples in [mint, maxt]. */
 static int read_chunk(const struct tsdb__block *b, const struct chunk_ref *c, int64_t mint,
                       int64_t maxt, struct tsdb__page_cache *pc, int64_t **ts, double **v,
@@ -1556,7 +1537,7 @@ static int read_chunk(const struct tsdb__block *b, const struct chunk_ref *c, in
 {
     int rc = page_load(b, c->page, pc);
     if (!rc)
-        rc = reserve_samples(ts, v, cap, *len + c->count);
+        rc = tsdb__samples_reserve(ts, v, cap, *len + c->count);
     if (rc)
         return rc;
     if (c->off > pc->len || c->len > pc->len - c->off)

@@ -425,6 +425,26 @@ static void block_name(struct tsdb *db, char *name, size_t len, int64_t mint)
     snprintf(name, len, "b-%08u-%" PRId64, db->block_seq++, mint);
 }
 
+/* Finishes writer w (or aborts it when rc is an error), then loads the
+ * block and adds it to the list. @return 0 and *out, or an error
+ * (-ENOENT when the block had no series and was not written). */
+static int block_finish(struct tsdb *db, struct tsdb__block_writer *w, int rc, const char *name,
+                        struct tsdb__blk **out)
+{
+    if (rc) {
+        if (w)
+            tsdb__block_writer_abort(w);
+        return rc;
+    }
+    if ((rc = tsdb__block_writer_finish(w)))
+        return rc;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", db->dir, name);
+    if ((rc = blk_load(db, path, out)))
+        return rc;
+    return blocks_add(db, *out);
+}
+
 /* Writes the head's samples in [mint, maxt) into a new level-1 block. */
 static int cut_block(struct tsdb *db, int64_t mint, int64_t maxt)
 {
@@ -460,19 +480,9 @@ static int cut_block(struct tsdb *db, int64_t mint, int64_t maxt)
     free(ts);
     free(v);
     free(all);
-    if (rc) {
-        tsdb__block_writer_abort(w);
-        return rc;
-    }
-    if ((rc = tsdb__block_writer_finish(w)))
-        return rc;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", db->dir, name);
     struct tsdb__blk *blk;
-    rc = blk_load(db, path, &blk);
-    if (rc == -ENOENT)
-        return 0; /* nothing in range: no block was written */
-    return rc ? rc : blocks_add(db, blk);
+    rc = block_finish(db, w, rc, name, &blk);
+    return rc == -ENOENT ? 0 : rc; /* ENOENT: nothing in range, no block */
 }
 
 /* Logs every head series and its remaining samples into a checkpoint. */
@@ -563,18 +573,9 @@ static int merge_blocks(struct tsdb *db, size_t i, size_t j)
             rc = tsdb__block_writer_add(w, tsdb_series_set_labels(set, k), ts, v, n);
     }
     tsdb_series_set_free(set);
-    if (rc) {
-        if (w)
-            tsdb__block_writer_abort(w);
-        return rc;
-    }
-    if ((rc = tsdb__block_writer_finish(w)))
-        return rc;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", db->dir, name);
     struct tsdb__blk *blk;
-    if ((rc = blk_load(db, path, &blk)) || (rc = blocks_add(db, blk)))
-        return rc;
+    if ((rc = block_finish(db, w, rc, name, &blk)))
+        return rc == -ENOENT ? 0 : rc;
     /* the new block sorts before its sources (same mint, added after a
      * stable position is not guaranteed): delete sources by identity */
     for (size_t k = 0; k < db->nblocks;) {

@@ -22,7 +22,7 @@ static int name_valid(const char *s, int allow_colon)
     return 1;
 }
 
-int tsdb__utf8_valid(const char *s, size_t len)
+int tsdb_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     while (p < end) {
@@ -74,7 +74,7 @@ int tsdb__labels_validate(const struct tsdb_labels *ls, const struct tsdb_option
             has_name = 1;
             if (!name_valid(l->value, 1))
                 return TSDB_E_BAD_NAME;
-        } else if (!tsdb__utf8_valid(l->value, vlen)) {
+        } else if (!tsdb_utf8_valid(l->value, vlen)) {
             return TSDB_E_BAD_VALUE;
         }
         if (i > 0 && strcmp(ls->v[i - 1].name, l->name) == 0)

@@ -57,6 +57,10 @@ struct tsdb_labels {
     const struct tsdb_label *v;
 };
 
+/* 1 if s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points beyond U+10FFFF): what label values must be. */
+int tsdb_utf8_valid(const char *s, size_t len);
+
 /* ---- options ---------------------------------------------------------- */
 
 enum tsdb_fsync {

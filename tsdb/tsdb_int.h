@@ -443,8 +443,6 @@ void tsdb__labels_sort(struct tsdb_label *v, size_t n);
 int tsdb__labels_cmp(const struct tsdb_labels *a, const struct tsdb_labels *b);
 /* Hash of a sorted label set. */
 uint64_t tsdb__labels_hash(const struct tsdb_labels *ls);
-/* 1 if s[0..len) is valid UTF-8. */
-int tsdb__utf8_valid(const char *s, size_t len);
 
 /* ---- varints (shared by blockenc.c, wal.c, block.c) ---------------------- */
 
