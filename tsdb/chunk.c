@@ -21,19 +21,40 @@
  *   1110  + 24 bits   dod in [-2^23+1, 2^23]
  *   1111  + 64 bits   anything
  *
- * Values: sample 0 stores the 64 value bits. Later samples store
+ * Values are coded as decimals where they can be. v is decimal at scale e
+ * (0 <= e <= MAX_SCALE) with mantissa m if m = round(v * 10^e) has
+ * |m| <= 2^53 and dec(m, e) = (double)m / 10^e (just (double)m for e = 0)
+ * has exactly v's bits; -0.0, NaN, +-Inf and most floats are not. Encoder
+ * and decoder both keep a scale e (only grows within a chunk), the mantissa
+ * mant of the last decimal-coded value and dec_last, whether the previous
+ * sample was that value. Sample 0 stores the 64 value bits and sets e to
+ * the smallest scale at which it is decimal (mant = m, dec_last = 1), or to
+ * e = 0, mant = 0, dec_last = 0 when there is none. Later samples store
  *
  *   0                      the same bits as the previous value
- *   10 + integer delta     previous and current value are integers within
- *                          +-2^53 (and not -0.0): u = zigzag(delta) - 1 as
- *                          0 + 5 bits | 10 + 12 bits | 110 + 24 bits |
- *                          111 + 56 bits
+ *   10 + decimal delta     v is decimal at scale e
  *   11 + Gorilla XOR       0 + meaningful bits in the previous window, or
  *                          1 + 5 bits leading zeros + 6 bits length (0 = 64)
- *                          + meaningful bits, opening a new window
+ *                          + meaningful bits, opening a new window;
+ *                          dec_last = 0
+ *   111 + 5 bits e' + 000000 + decimal delta
+ *                          scale change: v is decimal at e' > e, not at e.
+ *                          A new window never has length 64 with leading
+ *                          zeros, so e' (1..MAX_SCALE) in that field is
+ *                          free. First mant *= 10^(e'-e), or mant = 0 and
+ *                          dec_last = 0 if that would leave +-2^53; e = e'.
+ *
+ * A decimal delta is u = zigzag(m - mant) - dec_last (when dec_last is 1,
+ * m == mant would be the same bits) as 0 + 5 bits | 10 + 12 bits |
+ * 110 + 24 bits | 111 + 56 bits; then mant = m, dec_last = 1. At scale 0
+ * this is exactly the former integer code. The encoder takes a value at
+ * the current scale, else at the smallest larger scale, else as XOR.
  *
  * Every double round-trips bit-exactly (NaN payloads, the stale marker,
- * +-Inf, -0.0) because non-integers always go through XOR. An append first
+ * +-Inf, -0.0): a value is only coded as a decimal when the decoder's
+ * dec(m, e) reproduces its bits, everything else goes through XOR.
+ * dec() is one IEEE division of exact operands (m and 10^e <= 10^9 are
+ * exact doubles), so it is the same on both sides. An append first
  * lays out its fields, checks they fit into cap_words and only then stores
  * them, so -ENOSPC leaves the chunk untouched. Words start zeroed and bits
  * are only ever OR-ed in, so a reader decoding published samples never sees
@@ -41,7 +62,15 @@
  */
 
 #define NO_WINDOW 0xff
-#define INT_LIMIT 9007199254740992.0 /* 2^53 */
+#define MAX_SCALE 9
+#define DEC_LIMIT (INT64_C(1) << 53)
+
+static const double pow10_dbl[MAX_SCALE + 1] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+};
+static const int64_t pow10_int[MAX_SCALE + 1] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
 
 struct bucket {
     uint8_t prefix_bits; /* length of the prefix code */
@@ -54,14 +83,15 @@ static const struct bucket ts_buckets[] = {
     {2, 0x2, 7}, {3, 0x6, 17}, {4, 0xe, 24}, {4, 0xf, 64},
 };
 
-/* Integer value buckets for u = zigzag(delta) - 1. */
-static const struct bucket int_buckets[] = {
+/* Decimal delta buckets for u = zigzag(delta) - dec_last. */
+static const struct bucket dec_buckets[] = {
     {1, 0x0, 5}, {2, 0x2, 12}, {3, 0x6, 24}, {3, 0x7, 56},
 };
 
 #define NBUCKETS 4
 
-/* The fields one sample writes; at most 9 (ts: 2, value: 2 + 5). */
+/* The fields one sample writes; at most 9 (ts: 2, value: 2 + 5 or
+ * 2 + 4 + 2 for a scale change). */
 struct fields {
     unsigned n;
     uint32_t bits;
@@ -96,16 +126,54 @@ static uint64_t to_bits(double v)
     return b;
 }
 
-/* 1 and the integer if v is an integer within +-2^53 other than -0.0. */
-static int as_int(double v, uint64_t bits, int64_t *iv /* OUT */)
+/* The value of mantissa m at scale e, as the decoder computes it. */
+static double dec(int64_t m, unsigned e)
 {
-    if (!(fabs(v) <= INT_LIMIT) || bits == UINT64_C(0x8000000000000000))
+    return e ? (double)m / pow10_dbl[e] : (double)m;
+}
+
+/* 1 and the mantissa if v (with these bits) is decimal at scale e. */
+static int as_decimal(double v, uint64_t bits, unsigned e, int64_t *m /* OUT */)
+{
+    double x = v * pow10_dbl[e];
+    if (!(fabs(x) <= (double)DEC_LIMIT))
         return 0;
-    int64_t i = (int64_t)v;
-    if ((double)i != v)
+    int64_t i = (int64_t)nearbyint(x);
+    if (to_bits(dec(i, e)) != bits)
         return 0;
-    *iv = i;
+    *m = i;
     return 1;
+}
+
+/* Sets the decimal state from sample 0: the smallest scale it is decimal
+ * at, or scale 0 and no decimal. */
+static void first_decimal(uint64_t bits, int64_t *mant, uint8_t *dec_last,
+                          uint8_t *scale)
+{
+    *mant = 0;
+    *dec_last = 0;
+    *scale = 0;
+    for (unsigned e = 0; e <= MAX_SCALE; e++)
+        if (as_decimal(from_bits(bits), bits, e, mant)) {
+            *dec_last = 1;
+            *scale = (uint8_t)e;
+            return;
+        }
+}
+
+/* Raises the scale to e; mant follows, or drops to 0 (and is no longer the
+ * last value) if it would leave +-2^53. */
+static void grow_scale(int64_t *mant, uint8_t *dec_last, uint8_t *scale, unsigned e)
+{
+    assert(e > *scale && e <= MAX_SCALE);
+    int64_t p = pow10_int[e - *scale];
+    if (*mant >= -DEC_LIMIT / p && *mant <= DEC_LIMIT / p) {
+        *mant *= p;
+    } else {
+        *mant = 0;
+        *dec_last = 0;
+    }
+    *scale = (uint8_t)e;
 }
 
 /* Adds the bucketed code of a signed x; table[k] holds payloads of width w
@@ -172,63 +240,89 @@ size_t tsdb__chunk_size(const struct tsdb__chunk *c)
     return sizeof *c + (size_t)c->cap_words * sizeof c->words[0] + c->packed_len;
 }
 
-/* Lays out a non-first value: same, integer delta or XOR; updates the XOR
- * window in *lead / *trail when a new one is opened. */
-static void put_value(struct fields *f, const struct tsdb__chunk_enc *e,
-                      uint64_t bits, int is_int, int64_t iv, uint8_t *lead,
-                      uint8_t *trail)
+/* Adds a decimal delta to mantissa m and makes m the last value. */
+static void put_decimal(struct fields *f, struct tsdb__chunk_enc *s, int64_t m)
 {
-    if (bits == e->vbits) {
-        field(f, 0, 1);
-        return;
-    }
-    if (is_int && e->int_mode) {
-        field(f, 0x2, 2);
-        put_unsigned(f, int_buckets, tsdb__zigzag(iv - e->ivalue) - 1);
-        return;
-    }
-    field(f, 0x3, 2);
-    uint64_t x = bits ^ e->vbits;
+    uint64_t u = tsdb__zigzag(m - s->mant);
+    assert(u >= s->dec_last);
+    put_unsigned(f, dec_buckets, u - s->dec_last);
+    s->mant = m;
+    s->dec_last = 1;
+}
+
+/* Adds an XOR code against the previous bits; opens a new window in s when
+ * the previous one does not fit or costs too much. */
+static void put_xor(struct fields *f, struct tsdb__chunk_enc *s, uint64_t bits)
+{
+    uint64_t x = bits ^ s->vbits;
     unsigned l = (unsigned)__builtin_clzll(x), t = (unsigned)__builtin_ctzll(x);
     if (l > 31)
         l = 31;
     unsigned sig = 64 - l - t;
-    if (e->leading != NO_WINDOW && l >= e->leading && t >= e->trailing &&
-        64 - e->leading - e->trailing <= sig + 11) {
+    s->dec_last = 0;
+    if (s->leading != NO_WINDOW && l >= s->leading && t >= s->trailing &&
+        64 - s->leading - s->trailing <= sig + 11) {
         field(f, 0, 1);
-        field(f, x >> e->trailing, 64 - e->leading - e->trailing);
+        field(f, x >> s->trailing, 64 - s->leading - s->trailing);
         return;
     }
     field(f, 1, 1);
     field(f, l, 5);
     field(f, sig, 6); /* 64 wraps to 0 */
     field(f, x >> t, sig);
-    *lead = (uint8_t)l;
-    *trail = (uint8_t)t;
+    s->leading = (uint8_t)l;
+    s->trailing = (uint8_t)t;
+}
+
+/* Lays out a non-first value (same, decimal delta, scale change or XOR) and
+ * updates the value state in *s (a copy, kept only if the sample fits). */
+static void put_value(struct fields *f, struct tsdb__chunk_enc *s, double v,
+                      uint64_t bits)
+{
+    int64_t m;
+    if (bits == s->vbits) {
+        field(f, 0, 1);
+        return;
+    }
+    if (as_decimal(v, bits, s->scale, &m)) {
+        field(f, 0x2, 2);
+        put_decimal(f, s, m);
+        return;
+    }
+    field(f, 0x3, 2);
+    for (unsigned e = s->scale + 1u; e <= MAX_SCALE; e++) {
+        if (as_decimal(v, bits, e, &m)) {
+            field(f, 1, 1);
+            field(f, e, 5);
+            field(f, 0, 6);
+            grow_scale(&s->mant, &s->dec_last, &s->scale, e);
+            put_decimal(f, s, m);
+            return;
+        }
+    }
+    put_xor(f, s, bits);
 }
 
 int tsdb__chunk_append(struct tsdb__chunk *c, int64_t t, double v)
 {
-    struct tsdb__chunk_enc *e = &c->enc;
+    struct tsdb__chunk_enc *e = &c->enc, next = *e;
     struct fields f = {0};
     uint64_t bits = to_bits(v);
-    int64_t iv = 0;
-    int is_int = as_int(v, bits, &iv);
-    uint8_t lead = e->leading, trail = e->trailing;
-    int64_t delta = 0;
 
     if (e->n == 0) {
         field(&f, (uint64_t)t, 64);
         field(&f, bits, 64);
+        first_decimal(bits, &next.mant, &next.dec_last, &next.scale);
+        next.tdelta = 0;
     } else {
         assert(t >= e->t);
-        delta = (int64_t)((uint64_t)t - (uint64_t)e->t);
-        int64_t dod = (int64_t)((uint64_t)delta - (uint64_t)e->tdelta);
+        next.tdelta = (int64_t)((uint64_t)t - (uint64_t)e->t);
+        int64_t dod = (int64_t)((uint64_t)next.tdelta - (uint64_t)e->tdelta);
         if (dod == 0)
             field(&f, 0, 1);
         else
             put_signed(&f, ts_buckets, dod);
-        put_value(&f, e, bits, is_int, iv, &lead, &trail);
+        put_value(&f, &next, v, bits);
     }
     if ((uint64_t)e->nbits + f.bits > (uint64_t)c->cap_words * 64)
         return -ENOSPC;
@@ -240,15 +334,11 @@ int tsdb__chunk_append(struct tsdb__chunk *c, int64_t t, double v)
     }
     if (e->n == 0)
         c->mint = t;
-    e->nbits = pos;
-    e->n++;
-    e->tdelta = delta;
-    e->t = t;
-    e->vbits = bits;
-    e->int_mode = (uint8_t)is_int;
-    e->ivalue = iv;
-    e->leading = lead;
-    e->trailing = trail;
+    next.nbits = pos;
+    next.n++;
+    next.t = t;
+    next.vbits = bits;
+    *e = next;
     return 0;
 }
 
@@ -298,16 +388,22 @@ void tsdb__chunk_iter_init(struct tsdb__chunk_iter *it, const struct tsdb__chunk
     it->n = n;
 }
 
+/* Reads a decimal delta and makes the value mant / 10^scale. */
+static void load_decimal(struct tsdb__chunk_iter *it)
+{
+    unsigned k = load_prefix(it, 3);
+    uint64_t u = load_bits(it, dec_buckets[k].width);
+    it->mant += tsdb__unzigzag(u + it->dec_last);
+    it->vbits = to_bits(dec(it->mant, it->scale));
+    it->dec_last = 1;
+}
+
 static void load_value(struct tsdb__chunk_iter *it)
 {
     if (!load_bits(it, 1))
         return; /* same bits */
     if (!load_bits(it, 1)) {
-        unsigned k = load_prefix(it, 3);
-        uint64_t u = load_bits(it, int_buckets[k].width);
-        it->ivalue += tsdb__unzigzag(u + 1);
-        it->vbits = to_bits((double)it->ivalue);
-        it->int_mode = 1;
+        load_decimal(it);
         return;
     }
     uint64_t x;
@@ -316,6 +412,11 @@ static void load_value(struct tsdb__chunk_iter *it)
     } else {
         unsigned l = (unsigned)load_bits(it, 5);
         unsigned sig = (unsigned)load_bits(it, 6);
+        if (sig == 0 && l != 0) { /* scale change */
+            grow_scale(&it->mant, &it->dec_last, &it->scale, l);
+            load_decimal(it);
+            return;
+        }
         if (sig == 0)
             sig = 64;
         it->leading = (uint8_t)l;
@@ -323,10 +424,7 @@ static void load_value(struct tsdb__chunk_iter *it)
         x = load_bits(it, sig) << it->trailing;
     }
     it->vbits ^= x;
-    int64_t iv;
-    it->int_mode = (uint8_t)as_int(from_bits(it->vbits), it->vbits, &iv);
-    if (it->int_mode)
-        it->ivalue = iv;
+    it->dec_last = 0;
 }
 
 int tsdb__chunk_iter_next(struct tsdb__chunk_iter *it, int64_t *t, double *v)
@@ -336,9 +434,7 @@ int tsdb__chunk_iter_next(struct tsdb__chunk_iter *it, int64_t *t, double *v)
     if (it->i == 0) {
         it->t = (int64_t)load_bits(it, 64);
         it->vbits = load_bits(it, 64);
-        int64_t iv;
-        it->int_mode = (uint8_t)as_int(from_bits(it->vbits), it->vbits, &iv);
-        it->ivalue = it->int_mode ? iv : 0;
+        first_decimal(it->vbits, &it->mant, &it->dec_last, &it->scale);
     } else {
         int64_t dod = 0;
         unsigned k = load_prefix(it, 4);

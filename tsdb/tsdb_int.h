@@ -28,8 +28,9 @@ struct tsdb__chunk_enc {  /* writer-only state */
     int64_t t;            /* last timestamp */
     int64_t tdelta;       /* last timestamp delta */
     uint64_t vbits;       /* last value's bits */
-    int64_t ivalue;       /* last value as an integer, when int_mode */
-    uint8_t int_mode;     /* last value was encoded as an integer */
+    int64_t mant;         /* last decimal value is mant / 10^scale (chunk.c) */
+    uint8_t dec_last;     /* the last value was that decimal */
+    uint8_t scale;        /* current decimal scale */
     uint8_t leading;      /* last XOR window */
     uint8_t trailing;
 };
@@ -62,8 +63,8 @@ struct tsdb__chunk_iter {
     uint32_t pos;     /* bit position */
     int64_t t, tdelta;
     uint64_t vbits;
-    int64_t ivalue;
-    uint8_t int_mode, leading, trailing;
+    int64_t mant;
+    uint8_t dec_last, scale, leading, trailing;
 };
 /* Prepares to decode the first n samples of c (n published by the writer). */
 void tsdb__chunk_iter_init(struct tsdb__chunk_iter *it, const struct tsdb__chunk *c,
