@@ -7,12 +7,12 @@
 # Debian packages the build and the tests need. `make deps` installs the
 # missing ones (apt-get update once, then apt-get install -y).
 DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
-               libcmocka-dev
+               libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev
 DEB_PACKAGES_BENCH = prometheus time curl
 DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
 
 CC      ?= cc
-PKGS     = liblz4 libpcre2-8 libxxhash
+PKGS     = liblz4 libpcre2-8 libxxhash libuv yaml-0.1
 CSTD     = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wswitch-enum \
            -Wno-sign-compare -Wno-missing-field-initializers
@@ -27,14 +27,15 @@ else
 O       ?= build
 BIN     ?= bin
 endif
-CPPFLAGS += -Itsdb -Iquery -MMD -MP
+CPPFLAGS += -Itsdb -Iquery -Iagent -MMD -MP
 CFLAGS  += $(CSTD) $(WARN) $(OPT) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
 LDFLAGS += $(LDSAN)
 
 TSDB_SRC  = $(wildcard tsdb/*.c)
 QUERY_SRC = $(filter-out query/tsq.c,$(wildcard query/*.c))
-LIB_OBJ   = $(patsubst %.c,$(O)/%.o,$(TSDB_SRC) $(QUERY_SRC))
+AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
+LIB_OBJ   = $(patsubst %.c,$(O)/%.o,$(TSDB_SRC) $(QUERY_SRC) $(AGENT_SRC))
 # One static archive: a program links only the objects it uses.
 LIB       = $(O)/libvigil.a
 
@@ -48,7 +49,7 @@ FUZZ_BIN  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(FUZZ_SRC))
 # tests/fuzz/corpus/<target>/ plus deterministic mutations.
 REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
-PROGRAMS  = $(BIN)/tsq
+PROGRAMS  = $(BIN)/tsq $(if $(wildcard agent/main.c),$(BIN)/vigild)
 
 .PHONY: all deps deps-bench deps-fuzz run test bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
@@ -64,6 +65,10 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN)/tsq: $(O)/query/tsq.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/vigild: $(O)/agent/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
