@@ -39,11 +39,16 @@ static double from_bits(uint64_t b)
 }
 
 /* Next record: tag bits 0-1 pick the timestamp step (repeat the last step,
- * 1, 2 or 8 bytes), bits 2-3 the value (repeat, small integer step, 32-bit
- * integer, raw 64 bits). */
+ * 1, 2 or 8 bytes), bits 2-3 the value (repeat, small step, 32-bit integer,
+ * raw 64 bits) and bits 4-7 k: steps and integers are divided by 10^k
+ * (k % 11, one past the codec's largest scale), like a scrape parser's
+ * "12.34" or a sum of them, e.g. 0.1 + 0.2. */
 static void next_sample(struct input *in, int64_t *t, int64_t *step, double *v)
 {
+    static const double pow10[11] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
+                                     1e7, 1e8, 1e9, 1e10};
     uint8_t tag = (uint8_t)take(in, 1);
+    double scale = pow10[(tag >> 4) % 11];
     static const size_t ts_bytes[4] = {0, 1, 2, 8};
     if (tag & 3)
         *step = (int64_t)(take(in, ts_bytes[tag & 3]) >> 1);
@@ -54,10 +59,11 @@ static void next_sample(struct input *in, int64_t *t, int64_t *step, double *v)
     case 0:
         break;
     case 1:
-        *v = *v == *v && *v > -1e15 && *v < 1e15 ? *v + (double)(int8_t)take(in, 1) : 0;
+        *v = *v == *v && *v > -1e15 && *v < 1e15
+                 ? *v + (double)(int8_t)take(in, 1) / scale : 0;
         break;
     case 2:
-        *v = (double)(int32_t)take(in, 4);
+        *v = (double)(int32_t)take(in, 4) / scale;
         break;
     default:
         *v = from_bits(take(in, 8));

@@ -1,5 +1,6 @@
-/* test_chunk.c — the head chunk codec: bit-exact round trips of edge values
- * and timestamps, -ENOSPC, prefix reads, a concurrent reader, and size. */
+/* test_chunk.c — the head chunk codec: bit-exact round trips of edge values,
+ * decimals and timestamps, -ENOSPC, prefix reads, a concurrent reader, and
+ * size. */
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -86,6 +87,64 @@ static void test_edge_values(void **state)
     for (uint32_t i = 0; i < n; i++)
         ts[i] = 1700000000000 + 15000 * (int64_t)i;
     free(roundtrip(ts, v, n));
+}
+
+/* Decimal edge cases: scale changes (also past the largest scale), values
+ * that are not short decimals, huge and tiny values, signs, -0.0 and NaN
+ * between decimals, a return to the last decimal after a non-decimal, and
+ * a mantissa that overflows when the scale grows. */
+static void test_decimal_values(void **state)
+{
+    (void)state;
+    const double v[] = {
+        12345.6, 12345.7, 12345.75, 12345.8, 12345.85, 0.1 + 0.2, 12345.9,
+        -0.0, 12345.9, -12.34, -0.01, 0.0, -0.0, -0.0, 0.01,
+        from_bits(TSDB_STALE_NAN_BITS), 0.01, NAN, 0.02, INFINITY, -0.5,
+        1.000001, 2.000002, 1e-9, 1.5e-9, 1e-10, 3e-9, 123456.123456789,
+        0.1 + 0.7, 1e300, 1e-300, 4.9e-324, 5e15, -5e15, 9007199254740.99,
+        9007199254740992.0, 9.007199254740993e6, 1e16, 0.3, 0.30000000000000004,
+        1.0 / 3.0, 2.675, 1.005, 100.0, 99.99, 1e-5, 7.0, 7.0, 12345.67,
+    };
+    uint32_t n = sizeof v / sizeof v[0];
+    int64_t ts[sizeof v / sizeof v[0]];
+    for (uint32_t i = 0; i < n; i++)
+        ts[i] = 1700000000000 + 15000 * (int64_t)i;
+    free(roundtrip(ts, v, n));
+
+    /* the scale grows while the last mantissa is too large to follow */
+    const double w[] = {90071992547409.9, 90071992547409.8, 0.001, 90071992547409.7,
+                        -90071992547409.9, 0.0001, 5.0};
+    int64_t tw[7] = {0, 1, 2, 3, 4, 5, 6};
+    struct tsdb__chunk *c = roundtrip(tw, w, 7);
+    assert_int_equal(c->enc.scale, 4);
+    free(c);
+}
+
+/* Decimal series as scrapes produce them (m / 10^k): counters, gauge walks
+ * with stale markers and chunks starting on fewer decimals than later. */
+static void test_decimal_series(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static int64_t ts[N];
+    static double v[N];
+    static const double pow10[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6};
+    rng_state = 13;
+    for (int round = 0; round < 40; round++) {
+        unsigned k = (unsigned)(round % 7);
+        int64_t m = (int64_t)(rng() % 2000000) - (round & 1 ? 1000000 : 0);
+        for (uint32_t i = 0; i < N; i++) {
+            uint64_t r = rng();
+            ts[i] = 15000 * (int64_t)i;
+            m += round & 2 ? (int64_t)(r % 201) - 100 : (int64_t)(r % 1000);
+            if (i % 97 == 0)
+                m = m / 10 * 10; /* one decimal fewer now and then */
+            v[i] = (r >> 32) % 50 == 0 ? from_bits(TSDB_STALE_NAN_BITS)
+                                       : (double)m / pow10[k];
+        }
+        for (uint32_t at = 0; at < N; at += 120) /* chunks of 120 */
+            free(roundtrip(ts + at, v + at, N - at < 120 ? N - at : 120));
+    }
 }
 
 static void test_timestamps(void **state)
@@ -299,10 +358,37 @@ static void test_size_constant_and_counters(void **state)
     assert_true(big_counter < 18.0);
 }
 
+/* Decimal values cost about what integers of the same digits do. */
+static void test_size_decimals(void **state)
+{
+    (void)state;
+    static double v[1000];
+    rng_state = 17;
+    int64_t m = 1234567; /* node_cpu_seconds_total: 12345.67 + 0.5..1.5 s */
+    for (int i = 0; i < 1000; i++)
+        v[i] = (double)(m += 50 + (int64_t)(rng() % 101)) / 100.0;
+    double counter = bits_per_sample(v);
+    m = 215; /* temperature 21.5 walking by up to 0.3 */
+    for (int i = 0; i < 1000; i++)
+        v[i] = (double)(m += (int64_t)(rng() % 7) - 3) / 10.0;
+    double walk = bits_per_sample(v);
+    m = 5000; /* load average 50.00 walking by up to 0.5 */
+    for (int i = 0; i < 1000; i++)
+        v[i] = (double)(m += (int64_t)(rng() % 101) - 50) / 100.0;
+    double walk2 = bits_per_sample(v);
+    print_message("bits/sample: 2-decimal counter %.2f, 1-decimal walk %.2f, "
+                  "2-decimal walk %.2f\n", counter, walk, walk2);
+    assert_true(counter < 18.0); /* was 58 with XOR */
+    assert_true(walk < 9.0);
+    assert_true(walk2 < 15.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_values),
+        cmocka_unit_test(test_decimal_values),
+        cmocka_unit_test(test_decimal_series),
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_counter_reset_and_big_integers),
         cmocka_unit_test(test_random_mixed),
@@ -310,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_prefix_reads),
         cmocka_unit_test(test_concurrent_reader),
         cmocka_unit_test(test_size_constant_and_counters),
+        cmocka_unit_test(test_size_decimals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
