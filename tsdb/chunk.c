@@ -90,8 +90,8 @@ static const struct bucket dec_buckets[] = {
 
 #define NBUCKETS 4
 
-/* The fields one sample writes; at most 9 (ts: 2, value: 2 + 5 or
- * 2 + 4 + 2 for a scale change). */
+/* The fields one sample writes; at most 8 (ts: 2, value: up to 6 for a
+ * scale change). */
 struct fields {
     unsigned n;
     uint32_t bits;
