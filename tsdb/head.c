@@ -10,7 +10,7 @@
 #include "tsdb_int.h"
 
 #define CHUNK_WORDS_FIRST 8
-#define CHUNK_WORDS_MAX 128
+#define CHUNK_WORDS_MAX 64
 #define OOO_CAP_FIRST 8
 
 /* ---- a small open-addressing map --------------------------------------- */
