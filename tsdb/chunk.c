@@ -237,7 +237,9 @@ struct tsdb__chunk *tsdb__chunk_new(uint32_t cap_words)
 /* A packed (sealed, block-encoded) chunk has no words but packed_len bytes. */
 size_t tsdb__chunk_size(const struct tsdb__chunk *c)
 {
-    return sizeof *c + (size_t)c->cap_words * sizeof c->words[0] + c->packed_len;
+    if (c->packed)
+        return TSDB__CHUNK_PACKED_HEADER + c->packed_len;
+    return sizeof *c + (size_t)c->cap_words * sizeof c->words[0];
 }
 
 /* Adds a decimal delta to mantissa m and makes m the last value. */

@@ -12,6 +12,7 @@
 #define CHUNK_WORDS_FIRST 8
 #define CHUNK_WORDS_MAX 64
 #define OOO_CAP_FIRST 8
+#define PACK_MAX_SAMPLES 1024
 
 /* ---- a small open-addressing map --------------------------------------- */
 
@@ -208,12 +209,6 @@ static void chunks_free(struct tsdb__chunk *c)
         free(c);
         c = prev;
     }
-}
-
-static void chunk_free_one(void *c, void *unused)
-{
-    (void)unused;
-    free(c);
 }
 
 static void ooo_free(void *o, void *unused)
@@ -610,12 +605,12 @@ static struct tsdb__chunk *chunk_prev(const struct tsdb__chunk *c)
 }
 
 /* Decodes the first n samples of c into ts[] and v[], which have room for
- * n entries, or all of a packed chunk's enc.n. @return n, or a negative
+ * n entries, or all of a packed chunk's packed_n. @return n, or a negative
  * error. */
 static int chunk_read(const struct tsdb__chunk *c, uint32_t n, int64_t *ts, double *v)
 {
     if (c->packed) {
-        int got = tsdb__blockenc_decode(c->packed, c->packed_len, ts, v, c->enc.n);
+        int got = tsdb__blockenc_decode(c->packed, c->packed_len, ts, v, c->packed_n);
         return got < 0 ? got : (int)(n < (uint32_t)got ? n : (uint32_t)got);
     }
     struct tsdb__chunk_iter it;
@@ -629,7 +624,7 @@ static int chunk_read(const struct tsdb__chunk *c, uint32_t n, int64_t *ts, doub
 /* Index of the first sample >= t among the n samples of c, or n. */
 static uint32_t chunk_seek(const struct tsdb__chunk *c, uint32_t n, int64_t t)
 {
-    uint32_t cap = c->packed && c->enc.n > n ? c->enc.n : n, i = 0;
+    uint32_t cap = c->packed && c->packed_n > n ? c->packed_n : n, i = 0;
     int64_t *ts = malloc(cap * sizeof *ts);
     double *v = malloc(cap * sizeof *v);
     int got = ts && v ? chunk_read(c, n, ts, v) : -ENOMEM;
@@ -655,34 +650,78 @@ static void chain_cut(void *sp, void *firstp)
     }
 }
 
-/* Replaces sealed chunks of s, newest first, by exactly sized copies in the
- * block encoding, until it meets one already packed. */
+/* Frees the chunks from newest down to oldest along prev (replaced ones). */
+static void run_free(void *newest, void *oldest)
+{
+    struct tsdb__chunk *c = newest;
+    for (;;) {
+        struct tsdb__chunk *prev = chunk_prev(c);
+        int last = c == oldest;
+        free(c);
+        if (last)
+            return;
+        c = prev;
+    }
+}
+
+/* Samples held by chunk c whose newer neighbour starts at next_first. */
+static uint32_t chunk_count(const struct tsdb__chunk *c, uint32_t next_first)
+{
+    return next_first - c->first_index;
+}
+
+/* Replaces the run of sealed, unpacked chunks of s (all but the newest,
+ * down to the first packed one) by one packed chunk in the block encoding,
+ * exactly sized; a packed chunk below the run joins it while the result
+ * stays under PACK_MAX_SAMPLES. Readers move to it with one pointer store;
+ * the replaced chunks go to the graveyard. */
 static void series_pack(struct tsdb *db, struct tsdb__series *s, int64_t **ts, double **v,
                         size_t *cap)
 {
     struct tsdb__chunk *next = atomic_load(&s->newest);
-    struct tsdb__chunk *c = next ? chunk_prev(next) : NULL;
-    for (; c && !c->packed; next = c, c = chunk_prev(c)) {
-        uint32_t n = next->first_index - c->first_index;
-        if (n == 0 || tsdb__samples_reserve(ts, v, cap, n) || chunk_read(c, n, *ts, *v) != (int)n)
-            return;
-        size_t bound = tsdb__blockenc_bound(n);
-        struct tsdb__chunk *p = calloc(1, sizeof *p + bound);
-        if (!p)
-            return;
-        p->packed_len = (uint32_t)tsdb__blockenc_encode(*ts, *v, n, (uint8_t *)(p + 1));
-        struct tsdb__chunk *exact = realloc(p, sizeof *p + p->packed_len);
-        p = exact ? exact : p;
-        p->packed = (const uint8_t *)(p + 1);
-        p->first_index = c->first_index;
-        p->mint = c->mint;
-        p->enc.n = n;
-        atomic_store_explicit((struct tsdb__chunk *_Atomic *)&p->prev, chunk_prev(c),
-                              memory_order_relaxed);
-        atomic_store_explicit((struct tsdb__chunk *_Atomic *)&next->prev, p, memory_order_release);
-        tsdb__grave_add(db, chunk_free_one, c, NULL);
-        c = p;
+    struct tsdb__chunk *top = next ? chunk_prev(next) : NULL, *bottom = NULL;
+    uint32_t n = 0;
+    for (struct tsdb__chunk *c = top, *above = next; c && !c->packed;
+         above = c, c = chunk_prev(c)) {
+        n += chunk_count(c, above->first_index);
+        bottom = c;
     }
+    if (!bottom)
+        return;
+    struct tsdb__chunk *below = chunk_prev(bottom);
+    if (below && below->packed && below->packed_n + n <= PACK_MAX_SAMPLES) {
+        n += below->packed_n;
+        bottom = below;
+    }
+    if (tsdb__samples_reserve(ts, v, cap, n))
+        return;
+    /* decode oldest first: walk down collecting, then fill from the end */
+    uint32_t end = n;
+    for (struct tsdb__chunk *c = top, *above = next;; above = c, c = chunk_prev(c)) {
+        uint32_t k = c->packed ? c->packed_n : chunk_count(c, above->first_index);
+        if (chunk_read(c, k, *ts + end - k, *v + end - k) != (int)k)
+            return;
+        end -= k;
+        if (c == bottom)
+            break;
+    }
+    struct tsdb__chunk *p = malloc(TSDB__CHUNK_PACKED_HEADER + tsdb__blockenc_bound(n));
+    if (!p)
+        return;
+    uint8_t *data = (uint8_t *)p + TSDB__CHUNK_PACKED_HEADER;
+    size_t len = tsdb__blockenc_encode(*ts, *v, n, data);
+    struct tsdb__chunk *exact = realloc(p, TSDB__CHUNK_PACKED_HEADER + len);
+    p = exact ? exact : p;
+    p->packed = (const uint8_t *)p + TSDB__CHUNK_PACKED_HEADER;
+    p->packed_len = (uint32_t)len;
+    p->packed_n = n;
+    p->first_index = bottom->first_index;
+    p->mint = bottom->mint;
+    p->cap_words = 0;
+    atomic_store_explicit((struct tsdb__chunk *_Atomic *)&p->prev, chunk_prev(bottom),
+                          memory_order_relaxed);
+    atomic_store_explicit((struct tsdb__chunk *_Atomic *)&next->prev, p, memory_order_release);
+    tsdb__grave_add(db, run_free, top, bottom);
 }
 
 void tsdb__head_pack(struct tsdb *db)
@@ -969,7 +1008,7 @@ int tsdb__series_samples(const struct tsdb__series *s, const struct tsdb__series
             continue; /* every sample of c precedes the next chunk's first */
         uint32_t n = end - c->first_index;
         /* enc of an open chunk belongs to the writer: read it only packed */
-        uint32_t room = c->packed && c->enc.n > n ? c->enc.n : n;
+        uint32_t room = c->packed && c->packed_n > n ? c->packed_n : n;
         if ((rc = tsdb__samples_reserve(ts, v, cap, *len + room)))
             break;
         int64_t *t = *ts + *len;

@@ -12,8 +12,8 @@
 /* ---- head chunks (chunk.c) ---------------------------------------------
  *
  * Design notes. A head chunk is an appendable bit stream of samples
- * (delta-of-delta timestamps, values either as integer deltas or Gorilla
- * XOR, see chunk.c). Exactly one writer appends; readers decode the first n
+ * (delta-of-delta timestamps; values as repeats, scaled decimal deltas or
+ * Gorilla XOR, see chunk.c). Exactly one writer appends; readers decode the first n
  * samples where n was published by the writer (release/acquire) after those
  * samples' bits were stored. Words are accessed with relaxed atomics, so a
  * reader decoding while the writer appends into the same word is not a data
@@ -40,13 +40,16 @@ struct tsdb__chunk {
     uint32_t first_index;      /* series-absolute index of this chunk's sample 0 */
     uint32_t cap_words;        /* capacity of words[] */
     int64_t mint;              /* timestamp of sample 0 (set by first append) */
-    struct tsdb__chunk_enc enc;
-    /* A sealed chunk re-encoded by tsdb__head_pack: enc.n samples in the
-     * block encoding (blockenc.c), packed_len bytes; words[] is unused. */
+    /* A sealed chunk re-encoded by tsdb__head_pack holds packed_n samples in
+     * the block encoding (blockenc.c), packed_len bytes. It is allocated
+     * without the members from enc on: only the ones above and these exist. */
     const uint8_t *packed;
-    uint32_t packed_len;
+    uint32_t packed_len, packed_n;
+    struct tsdb__chunk_enc enc;
     _Atomic uint64_t words[];
 };
+/* Bytes of a packed chunk's header. */
+#define TSDB__CHUNK_PACKED_HEADER offsetof(struct tsdb__chunk, enc)
 
 /* Allocates an empty chunk of cap_words 64-bit words. NULL on ENOMEM. */
 struct tsdb__chunk *tsdb__chunk_new(uint32_t cap_words);
