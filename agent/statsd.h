@@ -37,7 +37,8 @@ enum statsd_type {
     X(STATSD_REJECT_TOO_LONG, "too_long", "name, tag or line longer than the limit") \
     X(STATSD_REJECT_BAD_UTF8, "bad_utf8", "not valid UTF-8")                     \
     X(STATSD_REJECT_TOO_MANY_VALUES, "too_many_values", "more values than the limit") \
-    X(STATSD_REJECT_EVENT, "event", "DogStatsD events and service checks are not metrics")
+    X(STATSD_REJECT_EVENT, "event", "DogStatsD events and service checks are not metrics") \
+    X(STATSD_REJECT_BAD_NAME, "bad_name", "metric name holds a control character")
 
 enum statsd_reject {
     STATSD_OK = 0,
