@@ -1,0 +1,84 @@
+/* config.h — vigild's configuration: embedded defaults, one YAML file
+ * (libyaml) on top, command-line flags on top of that. Every error names
+ * file:line:column, what was wrong and how to write it instead. */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "statsd.h"
+#include "tsdb.h"
+
+#define CONFIG_MAX_QUANTILES 16
+#define CONFIG_MAX_BUCKETS 64
+#define CONFIG_ADDR_MAX 128     /* "ADDR:PORT" as written, NUL included */
+#define CONFIG_PATH_MAX 4096
+
+/* The whole configuration. statsd.quantiles and statsd.buckets point into
+ * this struct's own arrays: copy it only with config_copy. */
+struct config {
+    char data_dir[CONFIG_PATH_MAX];      /* storage.data_dir: ./vigil-data */
+    struct tsdb_options storage;         /* storage.* */
+    struct statsd_config statsd;         /* statsd.* aggregation settings */
+    double quantiles[CONFIG_MAX_QUANTILES];
+    double buckets[CONFIG_MAX_BUCKETS];
+    char statsd_udp[CONFIG_ADDR_MAX];    /* "" = no UDP listener */
+    char statsd_tcp[CONFIG_ADDR_MAX];    /* "" = no TCP listener */
+    uint64_t statsd_receive_buffer_bytes;/* SO_RCVBUF asked for: 8 MiB */
+    char http_listen[CONFIG_ADDR_MAX];   /* 127.0.0.1:9190 */
+    enum vlog_level log_level;           /* info */
+};
+
+/* Command-line flags that override the file; NULL / 0 = not given. */
+struct config_overrides {
+    const char *data_dir;
+    const char *http_listen;
+    const char *statsd_listen;           /* UDP and TCP */
+    int has_log_level;
+    enum vlog_level log_level;
+};
+
+/* Error messages, one per line ("file:line:col: text\n"), in file order. */
+struct config_errors {
+    char *text;
+    size_t len, cap;
+    unsigned count;
+};
+
+/* Fills c with the embedded defaults (what vigild runs with no file). */
+void config_default(struct config *c /* OUT */);
+
+/* Copies src into dst, keeping dst's statsd arrays pointing into dst. */
+void config_copy(struct config *dst /* OUT */, const struct config *src);
+
+/* Parses the YAML text[0..len) named name (for messages) over the values
+ * already in c (normally the defaults). Every problem is appended to errs.
+ * @return 0, or -EINVAL when errs holds at least one error (c is then
+ * partly updated: discard it). */
+int config_parse(struct config *c, const char *name, const char *text, size_t len,
+                 struct config_errors *errs);
+
+/* Reads and parses the file at path (see config_parse). @return 0, -EINVAL,
+ * or the -errno of reading the file (also described in errs). */
+int config_load(struct config *c, const char *path, struct config_errors *errs);
+
+/* Applies flags over c, validating them like the file's values.
+ * @return 0 or -EINVAL with the reasons in errs (named "--flag"). */
+int config_apply_overrides(struct config *c, const struct config_overrides *o,
+                           struct config_errors *errs);
+
+void config_errors_free(struct config_errors *errs);
+
+/* Parses "ADDR:PORT" (IPv4, or [IPv6]:PORT) into *sa.
+ * @return 0 or -EINVAL. */
+int config_parse_addr(const char *s, struct sockaddr_storage *sa /* OUT */);
+
+/* Parses a size: an integer or decimal with an optional unit B, KB, MB, GB,
+ * TB or KiB, MiB, GiB, TiB (all powers of 1024, as in Prometheus'
+ * retention.size). @return 0 and *bytes, -EINVAL or -ERANGE. */
+int config_parse_size(const char *s, uint64_t *bytes /* OUT */);
+
+#endif
