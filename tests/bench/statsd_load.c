@@ -30,6 +30,7 @@ struct load_opts {
     uint64_t count;           /* stop after this many metrics */
     double seconds;           /* ... or after this long */
     unsigned batch;           /* datagrams per sendmmsg */
+    int no_tags;              /* plain statsd: leave the DogStatsD tags out */
 };
 
 /* One pre-built datagram of the pool. */
@@ -49,11 +50,12 @@ static void usage(void)
 {
     fprintf(stderr,
         "usage: statsd_load [-a ADDR:PORT] [-m PER_DATAGRAM] [-n NAMES] [-r RATE]\n"
-        "                   [-c COUNT] [-t SECONDS] [-b BATCH]\n"
+        "                   [-c COUNT] [-t SECONDS] [-b BATCH] [-T]\n"
         "       statsd_load send udp|tcp ADDR:PORT DATA...\n"
         "load: sends COUNT metrics (default 1000000) or for SECONDS (10), paced to\n"
         "RATE metrics/s (0: as fast as possible), PER_DATAGRAM (20) per datagram\n"
-        "over NAMES (1000) names, BATCH (64) datagrams per sendmmsg; prints\n"
+        "over NAMES (1000) names, BATCH (64) datagrams per sendmmsg; -T: no\n"
+        "DogStatsD tags (plain statsd servers); prints\n"
         "datagrams= metrics= counter_sum= seconds= offered_rate= cpu_s=\n"
         "send: each DATA is one datagram or one TCP write (200 ms apart);\n"
         "escapes \\n, \\\\ and \\xHH\n");
@@ -97,11 +99,17 @@ static double cpu_s(void)
  * adds its contribution to *counter_sum. The name's index fixes its type,
  * so a name never changes type:
  *   0-2 counter, 3 counter @0.5, 4 gauge, 5 gauge with tags (every 4th a
- *   +delta), 6-7 timer, 8 set, 9 counter with tags. */
+ *   +delta), 6-7 timer, 8 set, 9 counter with tags. Tagged counters are not
+ *   in *counter_sum: plain statsd servers reject them. */
 static size_t metric_line(char *p, size_t cap, uint64_t k, unsigned names,
-                          double *counter_sum)
+                          int no_tags, double *counter_sum)
 {
     unsigned i = (unsigned)(k % names), v = (unsigned)(k * 2654435761u >> 7);
+    if (no_tags && i % 10 == 9) {
+        *counter_sum += 1;
+        return snprintf(p, cap, "vb.posted.c%u:1|c", i);
+    }
+    size_t len;
     switch (i % 10) {
     case 0: case 1: case 2:
         *counter_sum += 1 + v % 3;
@@ -113,8 +121,12 @@ static size_t metric_line(char *p, size_t cap, uint64_t k, unsigned names,
         return snprintf(p, cap, "vb.queue.g%u:%u|g", i, v % 1000);
     case 5:
         if (k / names % 4 == 3)
-            return snprintf(p, cap, "vb.pool.g%u:+%u|g|#env:bench,shard:%u", i, v % 5, i % 7);
-        return snprintf(p, cap, "vb.pool.g%u:%u|g|#env:bench,shard:%u", i, v % 1000, i % 7);
+            len = snprintf(p, cap, "vb.pool.g%u:+%u|g", i, v % 5);
+        else
+            len = snprintf(p, cap, "vb.pool.g%u:%u|g", i, v % 1000);
+        if (no_tags || len >= cap)
+            return len;
+        return len + snprintf(p + len, cap - len, "|#env:bench,shard:%u", i % 7);
     case 6: case 7:
         return snprintf(p, cap, "vb.latency.t%u:%u.%u|ms", i, v % 900, v % 10);
     case 8:
@@ -144,7 +156,7 @@ static int pool_build(const struct load_opts *o, struct pool *pl /* OUT */)
             if (j)
                 pl->buf[off++] = '\n';
             size_t cap = g->off + MAX_DATAGRAM - off;
-            size_t len = metric_line(pl->buf + off, cap, k, o->names, &g->counter_sum);
+            size_t len = metric_line(pl->buf + off, cap, k, o->names, o->no_tags, &g->counter_sum);
             if (len >= cap)
                 return -EMSGSIZE;
             off += len;
@@ -289,7 +301,7 @@ int main(int argc, char **argv)
                           .seconds = 10, .batch = 64};
     parse_addr("127.0.0.1:8125", &o.addr);
     int c;
-    while ((c = getopt(argc, argv, "a:m:n:r:c:t:b:")) != -1) {
+    while ((c = getopt(argc, argv, "a:m:n:r:c:t:b:T")) != -1) {
         switch (c) {
         case 'a': if (parse_addr(optarg, &o.addr) < 0) usage(); break;
         case 'm': o.per_datagram = (unsigned)atoi(optarg); break;
@@ -298,6 +310,7 @@ int main(int argc, char **argv)
         case 'c': o.count = strtoull(optarg, NULL, 10); break;
         case 't': o.seconds = atof(optarg); break;
         case 'b': o.batch = (unsigned)atoi(optarg); break;
+        case 'T': o.no_tags = 1; break;
         default: usage();
         }
     }
