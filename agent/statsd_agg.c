@@ -151,7 +151,8 @@ struct series {
     struct hist *hist;
     struct hll *set;
     uint32_t nrefs;
-    tsdb_ref refs[];         /* then the key */
+    tsdb_ref *refs;          /* after the key, in the same allocation */
+    char key[];              /* next to the hash for a quick lookup */
 };
 
 struct statsd_agg {
@@ -437,18 +438,19 @@ static int series_create(struct statsd_agg *a, uint64_t hash, size_t key_len,
         a->all_cap = cap;
     }
     uint32_t nrefs = refs_of(a, type);
-    struct series *s = calloc(1, sizeof *s + nrefs * sizeof(tsdb_ref) + key_len);
+    size_t refs_at = (sizeof(struct series) + key_len + sizeof(tsdb_ref) - 1) & ~(sizeof(tsdb_ref) - 1);
+    struct series *s = calloc(1, refs_at + nrefs * sizeof(tsdb_ref));
     if (!s)
         return -ENOMEM;
     s->type = type;
     s->nrefs = nrefs;
     s->ts_ms = INT64_MIN;
+    s->refs = (tsdb_ref *)((char *)s + refs_at);
     for (uint32_t i = 0; i < nrefs; i++)
         s->refs[i] = NO_REF;
-    char *key = (char *)(s->refs + nrefs);
-    memcpy(key, a->key, key_len);
+    memcpy(s->key, a->key, key_len);
     s->node.hash = hash;
-    s->node.key = key;
+    s->node.key = s->key;
     s->node.key_len = key_len;
     f = family_get(a, a->key, name_len, name_hash, type);
     if (!f || series_state_new(a, s)) {
