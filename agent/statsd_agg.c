@@ -146,6 +146,7 @@ struct series {
     enum statsd_type type;
     size_t pos;              /* in agg->all */
     int64_t last_seen_ms;
+    int fresh;               /* received metrics since the last flush */
     int64_t ts_ms;           /* newest DogStatsD timestamp this interval, or INT64_MIN */
     double value;            /* counter total, gauge value */
     struct hist *hist;
@@ -555,6 +556,7 @@ int statsd_agg_add(struct statsd_agg *a, const struct statsd_metric *m, int64_t 
         return -EEXIST;
     }
     s->last_seen_ms = now_ms;
+    s->fresh = 1;
     observe(a, s, m);
     a->stats.metrics += m->type == STATSD_SET ? 1 : m->nvalues;
     return 0;
@@ -689,13 +691,17 @@ int statsd_agg_flush(struct statsd_agg *a, struct tsdb *db, int64_t now_ms)
     a->flush_written = 0;
     for (size_t i = 0; i < a->nall;) {
         struct series *s = a->all[i];
-        if (a->cfg.idle_expire_ms > 0 && now_ms - s->last_seen_ms >= a->cfg.idle_expire_ms) {
+        /* what arrived in this interval is written once even when
+         * idle_expire_ms is shorter than the flush interval */
+        if (!s->fresh && a->cfg.idle_expire_ms > 0 &&
+            now_ms - s->last_seen_ms >= a->cfg.idle_expire_ms) {
             write_stale(a, db, s, now_ms);
             series_remove(a, s);   /* moves the last series to i */
             a->stats.series_expired++;
             continue;
         }
         write_series(a, db, s, now_ms);
+        s->fresh = 0;
         i++;
     }
     int rc = tsdb_commit(db);

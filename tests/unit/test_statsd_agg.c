@@ -555,6 +555,17 @@ static void test_expiry(void **state)
     assert_true(get(&f, T0 + 80 * SEC, "jobs_total", NULL) == 2);
     assert_int_equal(stats(&f).series_created, 4);
     fx_close(&f);
+
+    /* idle_expire shorter than the interval: written once, then gone */
+    c.idle_expire_ms = 1 * SEC;
+    fx_open(&f, &c, NULL);
+    add(&f, "brief", STATSD_GAUGE, 3, T0 - 9 * SEC);
+    flush(&f, T0);
+    assert_true(get(&f, T0, "brief", NULL) == 3);
+    flush(&f, T0 + 10 * SEC);
+    assert_true(tsdb_is_stale(get(&f, T0 + 10 * SEC, "brief", NULL)));
+    assert_int_equal(stats(&f).series_expired, 1);
+    fx_close(&f);
 }
 
 /* statsd_exporter's default mapping: names and tag keys sanitized, tags
