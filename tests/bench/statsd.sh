@@ -6,13 +6,13 @@
 # server itself against what statsd_load sent, and records at the highest
 # lossless rate the server's CPU seconds per million metrics, the kernel's
 # RcvbufErrors and the generator's CPU. RUNS runs; prints medians.
-# See tests/bench/README.md and docs/benchmarks.md.
+# Results and how to read them: docs/benchmarks.md, "statsd ingest".
 #
 # Usage: tests/bench/statsd.sh [BIN]          (BIN defaults to bin)
 # Environment (defaults are the full run):
 #   SERVERS="vigild node collectd netdata"  CASES="20 1"  RUNS=3
-#   RATES_20="200000 400000 800000 1600000 3200000 6400000"
-#   RATES_1="50000 100000 200000 400000"  (metrics/s, ascending; RATES_<m>
+#   RATES_20="100000 200000 400000 800000 1600000 3200000 6400000"
+#   RATES_1="25000 50000 100000 200000 400000"(metrics/s, ascending; RATES_<m>
 #                                          for any other case m)
 #   BURST_S=4      seconds per burst          NAMES=1000  distinct names
 #   LOSS_PCT=0.1   a burst losing this much or more fails
@@ -32,8 +32,8 @@ fi
 SERVERS=${SERVERS:-"vigild node collectd netdata"} CASES=${CASES:-"20 1"}
 RUNS=${RUNS:-3} BURST_S=${BURST_S:-4} NAMES=${NAMES:-1000}
 LOSS_PCT=${LOSS_PCT:-0.1} REFINE=${REFINE:-1} PORT_BASE=${PORT_BASE:-28125}
-RATES_20=${RATES_20:-"200000 400000 800000 1600000 3200000 6400000"}
-RATES_1=${RATES_1:-"50000 100000 200000 400000"}
+RATES_20=${RATES_20:-"100000 200000 400000 800000 1600000 3200000 6400000"}
+RATES_1=${RATES_1:-"25000 50000 100000 200000 400000"}
 STATSD_NPM=${STATSD_NPM:-/tmp/vigil-statsd-npm}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(cd "$BIN" && pwd)
