@@ -92,9 +92,9 @@ static int is_digit(char c)
 static int parse_number(const char *s, const char *e, double *out /* OUT */,
                         const char **bad /* OUT */)
 {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    static const double powers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char *p = s;
     uint64_t mant = 0;
     int exp10 = 0, digits = 0, exact = 1, neg = 0;
@@ -109,10 +109,12 @@ static int parse_number(const char *s, const char *e, double *out /* OUT */,
     }
     if (p < e && *p == '.') {
         for (p++; p < e && is_digit(*p); p++, digits++) {
-            if (mant < UINT64_C(100000000000000000))
-                mant = mant * 10 + (uint64_t)(*p - '0'), exp10--;
-            else
+            if (mant < UINT64_C(100000000000000000)) {
+                mant = mant * 10 + (uint64_t)(*p - '0');
+                exp10--;
+            } else {
                 exact = 0;
+            }
         }
     }
     if (digits == 0) {
@@ -137,7 +139,7 @@ static int parse_number(const char *s, const char *e, double *out /* OUT */,
         return -1;
     }
     if (exact && mant <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
-        double v = exp10 < 0 ? (double)mant / pow10[-exp10] : (double)mant * pow10[exp10];
+        double v = exp10 < 0 ? (double)mant / powers[-exp10] : (double)mant * powers[exp10];
         *out = neg ? -v : v;
         return 0;
     }
@@ -314,20 +316,21 @@ static enum statsd_reject parse_container(struct parser *ps, struct statsd_metri
 static enum statsd_reject parse_sections(struct parser *ps, struct statsd_metric *m,
                                          const char *p)
 {
+    static const char kinds[4] = {'@', '#', 'T', 'c'};
     unsigned seen = 0;
     while (p < ps->end) {
         const char *s = p + 1, *e = find(s, ps->end, '|');
-        unsigned bit = s == e ? 0 : *s == '@' ? 1 : *s == '#' ? 2 : *s == 'T' ? 4 : *s == 'c' ? 8 : 0;
+        const char *kind = s < e ? memchr(kinds, *s, sizeof kinds) : NULL;
         enum statsd_reject r;
-        if (bit == 0 || (seen & bit))
+        if (!kind || (seen & (1u << (kind - kinds))))
             return fail(ps, s, STATSD_REJECT_BAD_SECTION);
-        seen |= bit;
-        switch (bit) {
-        case 1: r = parse_rate(ps, m, s + 1, e); break;
-        case 2: /* statsd_exporter: one tagging style per line */
+        seen |= 1u << (kind - kinds);
+        switch (*kind) {
+        case '@': r = parse_rate(ps, m, s + 1, e); break;
+        case '#': /* statsd_exporter: one tagging style per line */
             r = m->ntags ? fail(ps, s, STATSD_REJECT_BAD_TAGS) : parse_tags(ps, m, s + 1, e, ':');
             break;
-        case 4: r = parse_timestamp(ps, m, s + 1, e); break;
+        case 'T': r = parse_timestamp(ps, m, s + 1, e); break;
         default: r = parse_container(ps, m, s, e); break;
         }
         if (r != STATSD_OK)
