@@ -113,7 +113,9 @@ struct statsd_agg_stats {
     uint64_t series_expired;
     uint64_t dropped_series_limit;
     uint64_t dropped_metric_limit;
-    uint64_t dropped_type_conflict; /* same name and tags, other type */
+    uint64_t dropped_type_conflict; /* metric name already used with another type */
+    uint64_t dropped_invalid;     /* negative counter increment, non-finite
+                                     value, key too long */
     uint64_t samples_written;
     uint64_t samples_rejected;    /* refused by the store */
     double last_flush_seconds;
@@ -124,7 +126,9 @@ int statsd_agg_new(const struct statsd_config *c, struct statsd_agg **out /* OUT
 void statsd_agg_free(struct statsd_agg *a);
 
 /* Adds a parsed metric to the current interval. now_ms is the receive time.
- * @return 0, or -ENOSPC when a series limit dropped it (counted). */
+ * @return 0, or why it was dropped (each counted in the stats): -ENOSPC a
+ * series limit, -EEXIST a type conflict, -EINVAL/-E2BIG an invalid metric
+ * (negative counter increment, non-finite value, key too long), -ENOMEM. */
 int statsd_agg_add(struct statsd_agg *a, const struct statsd_metric *m, int64_t now_ms);
 
 /* Writes the interval's aggregates into db stamped now_ms (or each value's

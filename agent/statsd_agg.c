@@ -540,11 +540,15 @@ static int metric_valid(const struct statsd_metric *m)
 
 int statsd_agg_add(struct statsd_agg *a, const struct statsd_metric *m, int64_t now_ms)
 {
-    if (!metric_valid(m))
+    if (!metric_valid(m)) {
+        a->stats.dropped_invalid++;
         return -EINVAL;
+    }
     ssize_t len = build_key(a, m);
-    if (len < 0)
+    if (len < 0) {
+        a->stats.dropped_invalid++;
         return (int)len;
+    }
     uint64_t h = XXH3_64bits(a->key, (size_t)len);
     struct series *s = (struct series *)table_find(&a->series, h, a->key, (size_t)len);
     if (!s) {
