@@ -1,8 +1,8 @@
 /* fuzz_statsd.c — libFuzzer target for the statsd / DogStatsD line parser:
  * parses the input line by line, each line from an exactly sized copy, and
  * checks every accepted metric points only inside its line, has finite
- * values and a sample rate in (0, 1], and every reject names a column on
- * the line. */
+ * values (a single one bit-identical to strtod's reading) and a sample rate
+ * in (0, 1], and every reject names a column on the line. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +42,17 @@ static void check_metric(const char *line, size_t len, const struct statsd_metri
     for (size_t i = 0; i < m->nvalues; i++)
         if (!isfinite(m->values[i]))
             abort();
+    /* a single value must be exactly what strtod reads from its text */
+    const char *colon = memchr(line, ':', len);
+    const char *bar = memchr(colon, '|', (size_t)(line + len - colon));
+    char text[128];
+    if (m->nvalues == 1 && (size_t)(bar - colon) <= sizeof text) {
+        memcpy(text, colon + 1, (size_t)(bar - colon - 1));
+        text[bar - colon - 1] = '\0';
+        double v = strtod(text, NULL);
+        if (memcmp(&v, &m->values[0], sizeof v) != 0)
+            abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
