@@ -534,7 +534,7 @@ static void test_fields(void **state)
     assert_false(m.gauge_delta);
     assert_false(m.has_timestamp);
 
-    /* a rejected line leaves no partial metric the caller could mistake */
+    /* the column is reported when asked for, and col may be NULL */
     size_t col = 0;
     line = "foo:1|c|@0";
     assert_int_equal(statsd_parse_line(line, strlen(line), &m, &col), STATSD_REJECT_BAD_RATE);
