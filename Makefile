@@ -51,7 +51,7 @@ REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
 PROGRAMS  = $(BIN)/tsq $(if $(wildcard agent/main.c),$(BIN)/vigild)
 
-.PHONY: all deps deps-bench deps-fuzz run test bench fuzz clean
+.PHONY: all deps deps-bench deps-fuzz run demo test bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
 
 .SECONDARY:
@@ -109,7 +109,13 @@ deps-bench:
 deps-fuzz:
 	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_FUZZ)
 
+# The agent in the foreground with its embedded defaults (Ctrl-C stops it).
 run: deps
+	$(MAKE) all
+	$(BIN)/vigild
+
+# The store demo: backfill, queries, analysis (tests/demo.sh).
+demo: deps
 	$(MAKE) all
 	sh tests/demo.sh $(BIN)
 

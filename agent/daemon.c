@@ -110,7 +110,7 @@ static void collect_statsd(struct vigild *d)
     sm_set(r, "vigil_statsd_series_expired_total", SM_COUNTER,
            "statsd series dropped after idle_expire without data.",
            (double)(st.series_expired + b->series_expired), NULL);
-    const char *help_drop = "statsd metrics dropped because of a limit or a type conflict.";
+    const char *help_drop = "statsd metrics the aggregator dropped, by reason.";
     sm_set(r, "vigil_statsd_series_dropped_total", SM_COUNTER, help_drop,
            (double)(st.dropped_series_limit + b->dropped_series_limit), "reason", "series_limit",
            NULL);
@@ -120,6 +120,8 @@ static void collect_statsd(struct vigild *d)
     sm_set(r, "vigil_statsd_series_dropped_total", SM_COUNTER, help_drop,
            (double)(st.dropped_type_conflict + b->dropped_type_conflict), "reason",
            "type_conflict", NULL);
+    sm_set(r, "vigil_statsd_series_dropped_total", SM_COUNTER, help_drop,
+           (double)(st.dropped_invalid + b->dropped_invalid), "reason", "invalid", NULL);
     sm_set(r, "vigil_statsd_samples_written_total", SM_COUNTER,
            "Samples the statsd flushes wrote to the store.",
            (double)(st.samples_written + b->samples_written), NULL);
@@ -386,6 +388,7 @@ static void add_stats(struct statsd_agg_stats *base, const struct statsd_agg *a)
     base->dropped_series_limit += s.dropped_series_limit;
     base->dropped_metric_limit += s.dropped_metric_limit;
     base->dropped_type_conflict += s.dropped_type_conflict;
+    base->dropped_invalid += s.dropped_invalid;
     base->samples_written += s.samples_written;
     base->samples_rejected += s.samples_rejected;
 }
