@@ -7,12 +7,13 @@
 # Debian packages the build and the tests need. `make deps` installs the
 # missing ones (apt-get update once, then apt-get install -y).
 DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
-               libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev
+               libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev \
+               libcurl4-openssl-dev libjansson-dev
 DEB_PACKAGES_BENCH = prometheus time curl
 DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
 
 CC      ?= cc
-PKGS     = liblz4 libpcre2-8 libxxhash libuv yaml-0.1
+PKGS     = liblz4 libpcre2-8 libxxhash libuv yaml-0.1 libcurl jansson
 CSTD     = -std=c11 -D_GNU_SOURCE
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wswitch-enum \
            -Wno-sign-compare -Wno-missing-field-initializers
