@@ -12,7 +12,7 @@
 # Environment (defaults are the full run):
 #   SERVERS="vigild node collectd netdata"  CASES="20 1"  RUNS=3
 #   RATES_20="100000 200000 400000 800000 1600000 3200000 6400000"
-#   RATES_1="25000 50000 100000 200000 400000"(metrics/s, ascending; RATES_<m>
+#   RATES_1="25000 50000 100000 200000 400000"   (metrics/s, ascending; RATES_<m>
 #                                          for any other case m)
 #   BURST_S=4      seconds per burst          NAMES=1000  distinct names
 #   LOSS_PCT=0.1   a burst losing this much or more fails
@@ -118,7 +118,7 @@ EOF
 }
 count_vigild() {
     curl -sf "http://127.0.0.1:$HTTP_PORT/metrics" |
-        awk '$1 == "vigil_statsd_metrics_received_total" {print $2}'
+        awk '$1 == "vigil_statsd_metrics_accepted_total" {print $2}'
 }
 drain_vigild() { sleep 1; }
 
