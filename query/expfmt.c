@@ -5,6 +5,13 @@
  * which is grown before parsing so that it never moves while entry pointers
  * into it are handed out: a line of len bytes produces at most len bytes of
  * strings plus one NUL per string, fewer than 2 * len + 16 in all.
+ *
+ * Every metric family seen is kept in a hash table (struct expfmt_family):
+ * its type, which metadata lines it had, whether samples followed, and the
+ * last line it was on. A sample belongs to the family its name minus one of
+ * the type's suffixes names (the previous line's family is tried first), or
+ * starts a family of unknown type. OpenMetrics (and strict Prometheus text)
+ * check the metadata and grouping rules against that table.
  */
 #include "expfmt.h"
 
@@ -20,6 +27,33 @@
 
 #define EXEMPLAR_MAX_RUNES 128
 #define NUMBER_MAX_BYTES 127
+#define FAMILIES_MIN_CAP 64
+
+struct expfmt_family {
+    enum expfmt_metric_type type;
+    unsigned meta;       /* bit per expfmt_kind of the metadata lines seen */
+    int has_samples;
+    unsigned last_line;  /* 0 until a line of the family was parsed */
+    uint32_t hash;
+    size_t name_len;
+    char name[];
+};
+
+/* Suffixes a sample name adds to its family name; bit i of a type's mask in
+ * suffix_mask says the type has suffixes[i]. */
+static const char *const suffixes[] = {"",     "_total",  "_created", "_bucket", "_count",
+                                       "_sum", "_gcount", "_gsum",    "_info"};
+enum { SFX_NONE, SFX_TOTAL, SFX_CREATED, SFX_BUCKET, SFX_COUNT, SFX_SUM, SFX_GCOUNT, SFX_GSUM,
+       SFX_INFO, SFX_N };
+#define B(x) (1u << SFX_##x)
+
+static const char *const type_names[] = {
+    [EXPFMT_METRIC_UNKNOWN] = "unknown",     [EXPFMT_METRIC_COUNTER] = "counter",
+    [EXPFMT_METRIC_GAUGE] = "gauge",         [EXPFMT_METRIC_HISTOGRAM] = "histogram",
+    [EXPFMT_METRIC_GAUGEHISTOGRAM] = "gaugehistogram",
+    [EXPFMT_METRIC_SUMMARY] = "summary",     [EXPFMT_METRIC_INFO] = "info",
+    [EXPFMT_METRIC_STATESET] = "stateset",
+};
 
 struct cur {
     const char *s;
@@ -28,6 +62,7 @@ struct cur {
 
 void expfmt_options_default(struct expfmt_options *o, enum expfmt_flavor flavor)
 {
+    memset(o, 0, sizeof *o);
     o->flavor = flavor;
     o->ts_unit = flavor == EXPFMT_OPENMETRICS ? EXPFMT_TS_SECONDS : EXPFMT_TS_MS;
 }
@@ -42,13 +77,42 @@ void expfmt_parser_free(struct expfmt_parser *p)
 {
     free(p->buf);
     free(p->labels);
-    free(p->family);
+    for (size_t i = 0; i < p->families_cap; i++)
+        free(p->families[i]);
+    free(p->families);
     memset(p, 0, sizeof *p);
+}
+
+enum expfmt_flavor expfmt_flavor_from_content_type(const char *content_type)
+{
+    static const char om_type[] = "application/openmetrics-text";
+    const char *s = content_type ? content_type : "";
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (strncasecmp(s, om_type, sizeof om_type - 1) != 0)
+        return EXPFMT_PROMETHEUS;
+    s += sizeof om_type - 1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s == '\0' || *s == ';' ? EXPFMT_OPENMETRICS : EXPFMT_PROMETHEUS;
+}
+
+const char *expfmt_metric_type_name(enum expfmt_metric_type t)
+{
+    return (size_t)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "unknown";
 }
 
 static int om(const struct expfmt_parser *p)
 {
     return p->opts.flavor == EXPFMT_OPENMETRICS;
+}
+
+/* OpenMetrics, or Prometheus text with the strict option: enforce the
+ * metadata rules. */
+static int strict(const struct expfmt_parser *p)
+{
+    return om(p) || p->opts.strict;
 }
 
 /* Records an error at byte pos: "expected <what>, got <offending text>".
@@ -153,7 +217,7 @@ static size_t utf8_runes(const char *s)
 
 /* Parses a quoted label value at c (on the opening quote) into the buffer.
  * Escapes: \\ \" \n; Prometheus text keeps other escapes verbatim, as
- * Prometheus does, OpenMetrics rejects them. */
+ * Prometheus' scrape parser does, OpenMetrics and strict text reject them. */
 static int parse_label_value(struct expfmt_parser *p, struct cur *c, const char **out)
 {
     size_t start = c->pos;
@@ -176,7 +240,7 @@ static int parse_label_value(struct expfmt_parser *p, struct cur *c, const char 
             *d++ = e;
         else if (e == 'n')
             *d++ = '\n';
-        else if (om(p) || c->pos + 1 >= c->len)
+        else if (strict(p) || c->pos + 1 >= c->len)
             return fail(p, c, c->pos, "an escape sequence \\\\, \\\" or \\n");
         else
             *d++ = '\\', *d++ = e;
@@ -276,28 +340,37 @@ static int is_realnumber(const char *s, size_t n)
     return i == n;
 }
 
-/* Parses a sample value token: a real number, [+-]Inf / [+-]Infinity or
- * NaN (case-insensitive). */
-static int parse_value(struct expfmt_parser *p, struct cur *c, double *v)
+/* Reads the n bytes at s as a real number, [+-]Inf / [+-]Infinity or NaN
+ * (case-insensitive). @return 0 and *v, or -EINVAL. */
+static int parse_number(const char *s, size_t n, double *v)
 {
-    size_t n = token_len(c);
-    const char *s = c->s + c->pos;
     char tmp[NUMBER_MAX_BYTES + 1];
 
     if (n == 0 || n > NUMBER_MAX_BYTES)
-        return fail(p, c, c->pos, "a sample value");
+        return -EINVAL;
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     const char *u = tmp + (tmp[0] == '+' || tmp[0] == '-');
-    if (strcasecmp(tmp, "nan") == 0) {
+    if (strcasecmp(tmp, "nan") == 0)
         *v = NAN;
-    } else if (strcasecmp(u, "inf") == 0 || strcasecmp(u, "infinity") == 0) {
+    else if (strcasecmp(u, "inf") == 0 || strcasecmp(u, "infinity") == 0)
         *v = tmp[0] == '-' ? -INFINITY : INFINITY;
-    } else if (is_realnumber(tmp, n)) {
+    else if (is_realnumber(tmp, n))
         *v = strtod(tmp, NULL);
-    } else {
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* Parses a sample value token. */
+static int parse_value(struct expfmt_parser *p, struct cur *c, double *v)
+{
+    size_t n = token_len(c);
+
+    if (n == 0)
+        return fail(p, c, c->pos, "a sample value");
+    if (parse_number(c->s + c->pos, n, v) < 0)
         return fail(p, c, c->pos, "a sample value (a number, NaN or +Inf/-Inf)");
-    }
     c->pos += n;
     return 0;
 }
@@ -335,12 +408,12 @@ static int parse_timestamp(struct expfmt_parser *p, struct cur *c, enum expfmt_t
     return 0;
 }
 
-/* Parses an OpenMetrics exemplar at c (after "# "): {labels} value [ts]. */
-static int parse_exemplar(struct expfmt_parser *p, struct cur *c, size_t first)
+/* Parses an OpenMetrics exemplar at c (after "# "): {labels} value [ts],
+ * its labels appended to p->labels from index first on. */
+static int parse_exemplar(struct expfmt_parser *p, struct cur *c, size_t first,
+                          struct expfmt_entry *e)
 {
     size_t n = first, start = c->pos, runes = 0;
-    double v;
-    int64_t ts;
     int rc;
 
     if (!at(c, '{'))
@@ -352,29 +425,217 @@ static int parse_exemplar(struct expfmt_parser *p, struct cur *c, size_t first)
     if (runes > EXEMPLAR_MAX_RUNES)
         return fail(p, c, start, "exemplar labels of at most %d characters",
                     EXEMPLAR_MAX_RUNES);
-    if ((rc = expect_sep(p, c, "the exemplar value")) < 0 || (rc = parse_value(p, c, &v)) < 0)
+    e->has_exemplar = 1;
+    e->exemplar.v = p->labels + first;
+    e->exemplar.len = n - first;
+    if ((rc = expect_sep(p, c, "the exemplar value")) < 0 ||
+        (rc = parse_value(p, c, &e->exemplar_value)) < 0)
         return rc;
     if (c->pos == c->len)
         return 0;
     if ((rc = expect_sep(p, c, "the exemplar timestamp")) < 0 ||
-        (rc = parse_timestamp(p, c, EXPFMT_TS_SECONDS, &ts)) < 0)
+        (rc = parse_timestamp(p, c, EXPFMT_TS_SECONDS, &e->exemplar_ts_ms)) < 0)
         return rc;
+    e->exemplar_has_ts = 1;
     if (c->pos != c->len)
         return fail(p, c, c->pos, "end of line after the exemplar");
     return 0;
 }
 
-/* 1 if name is family or family plus a suffix OpenMetrics gives samples. */
-static int in_family(const char *family, const char *name)
+/* ---- metric families ------------------------------------------------ */
+
+/* The suffixes (bits over suffixes[]) samples of a family of type t have. */
+static unsigned suffix_mask(const struct expfmt_parser *p, enum expfmt_metric_type t)
 {
-    static const char *const suffixes[] = {"", "_total", "_created", "_bucket", "_count",
-                                           "_sum", "_gcount", "_gsum", "_info"};
-    size_t fl = strlen(family);
-    if (strncmp(family, name, fl) != 0)
+    switch (t) {
+    case EXPFMT_METRIC_COUNTER:
+        return om(p) ? B(TOTAL) | B(CREATED) : B(NONE);
+    case EXPFMT_METRIC_HISTOGRAM:
+        return B(BUCKET) | B(COUNT) | B(SUM) | (om(p) ? B(CREATED) : 0);
+    case EXPFMT_METRIC_GAUGEHISTOGRAM:
+        return B(BUCKET) | B(GCOUNT) | B(GSUM);
+    case EXPFMT_METRIC_SUMMARY:
+        return B(NONE) | B(COUNT) | B(SUM) | (om(p) ? B(CREATED) : 0);
+    case EXPFMT_METRIC_INFO:
+        return B(INFO);
+    case EXPFMT_METRIC_UNKNOWN:
+    case EXPFMT_METRIC_GAUGE:
+    case EXPFMT_METRIC_STATESET:
+        break;
+    }
+    return B(NONE);
+}
+
+static uint32_t name_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* The slot of family s[0..n) in the table: its entry or the empty slot
+ * where it belongs. The table is never full. */
+static struct expfmt_family **family_slot(const struct expfmt_parser *p, const char *s, size_t n,
+                                          uint32_t h)
+{
+    size_t mask = p->families_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct expfmt_family *f = p->families[i];
+        if (!f || (f->hash == h && f->name_len == n && memcmp(f->name, s, n) == 0))
+            return &p->families[i];
+    }
+}
+
+static struct expfmt_family *family_find(const struct expfmt_parser *p, const char *s, size_t n)
+{
+    if (p->cur && p->cur->name_len == n && memcmp(p->cur->name, s, n) == 0)
+        return p->cur;
+    return p->families_cap ? *family_slot(p, s, n, name_hash(s, n)) : NULL;
+}
+
+/* Doubles the table (or creates it). @return 0 or -ENOMEM. */
+static int families_grow(struct expfmt_parser *p)
+{
+    size_t cap = p->families_cap ? 2 * p->families_cap : FAMILIES_MIN_CAP;
+    struct expfmt_family **old = p->families;
+    size_t old_cap = p->families_cap;
+
+    if (!(p->families = calloc(cap, sizeof *p->families))) {
+        p->families = old;
+        return -ENOMEM;
+    }
+    p->families_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i])
+            *family_slot(p, old[i]->name, old[i]->name_len, old[i]->hash) = old[i];
+    free(old);
+    return 0;
+}
+
+/* Adds family s[0..n) of unknown type. @return it, or NULL if out of memory. */
+static struct expfmt_family *family_add(struct expfmt_parser *p, const char *s, size_t n)
+{
+    struct expfmt_family *f = NULL;
+
+    if (2 * (p->families_len + 1) > p->families_cap && families_grow(p) < 0)
+        return NULL;
+    if (!(f = calloc(1, sizeof *f + n + 1)))
+        return NULL;
+    memcpy(f->name, s, n);
+    f->name_len = n;
+    f->hash = name_hash(s, n);
+    *family_slot(p, s, n, f->hash) = f;
+    p->families_len++;
+    return f;
+}
+
+/* Makes f the family of the current line; in OpenMetrics a family's lines
+ * must be contiguous. */
+static int family_enter(struct expfmt_parser *p, struct cur *c, struct expfmt_family *f)
+{
+    if (f != p->cur && f->last_line && om(p))
+        return fail(p, c, 0, "the lines of metric family %s together (it ended at line %u)",
+                    f->name, f->last_line);
+    f->last_line = p->line;
+    p->cur = f;
+    return 0;
+}
+
+/* Fails for a sample named like family f whose type gives it other names:
+ * "expected a counter sample named a_total or a_created". */
+static int fail_sample_name(struct expfmt_parser *p, struct cur *c, const struct expfmt_family *f)
+{
+    char names[200];
+    size_t n = 0;
+    unsigned mask = suffix_mask(p, f->type), left = (unsigned)__builtin_popcount(mask);
+
+    names[0] = '\0';
+    for (int i = 0; i < SFX_N && n < sizeof names; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        left--;
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s%s%s", f->name, suffixes[i],
+                              left > 1 ? ", " : left == 1 ? " or " : "");
+    }
+    return fail(p, c, 0, "a %s sample named %s", type_names[f->type], names);
+}
+
+/* Finds the family of the sample named name: the previous line's or an
+ * earlier family whose type has the name's suffix, else a new family. */
+static int sample_family(struct expfmt_parser *p, struct cur *c, const char *name,
+                         struct expfmt_family **out)
+{
+    size_t nl = strlen(name);
+    struct expfmt_family *f = NULL;
+
+    for (int i = 0; i < SFX_N && !f; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (sl >= nl || memcmp(name + nl - sl, suffixes[i], sl) != 0)
+            continue;
+        f = family_find(p, name, nl - sl);
+        if (f && !(suffix_mask(p, f->type) & (1u << i)))
+            f = NULL;
+    }
+    if (!f && (f = family_find(p, name, nl)) && strict(p))
+        return fail_sample_name(p, c, f);
+    if (!f && !(f = family_add(p, name, nl)))
+        return -ENOMEM;
+    *out = f;
+    return family_enter(p, c, f);
+}
+
+static const char *label_value(const struct expfmt_entry *e, const char *name)
+{
+    for (size_t i = 1; i < e->labels.len; i++)
+        if (strcmp(e->labels.v[i].name, name) == 0)
+            return e->labels.v[i].value;
+    return NULL;
+}
+
+/* Checks the label named name is present and holds a number. */
+static int check_number_label(struct expfmt_parser *p, struct cur *c,
+                              const struct expfmt_entry *e, const char *name)
+{
+    const char *v = label_value(e, name);
+    double d;
+    if (!v)
+        return fail(p, c, 0, "a %s label on %s sample %s", name, type_names[e->type], e->name);
+    if (parse_number(v, strlen(v), &d) < 0)
+        return fail(p, c, 0, "a number as the %s label of %s, got \"%.40s\"", name, e->name, v);
+    return 0;
+}
+
+/* The rules a sample's family type sets: le on buckets, quantile on summary
+ * quantiles; in OpenMetrics also stateset and info values and where
+ * exemplars may be. */
+static int check_sample_type(struct expfmt_parser *p, struct cur *c, const struct expfmt_entry *e)
+{
+    size_t fl = strlen(e->family);
+    const char *sfx = e->name + fl;
+    int bucket = strcmp(sfx, "_bucket") == 0;
+    int rc;
+
+    if (!strict(p))
         return 0;
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-        if (strcmp(name + fl, suffixes[i]) == 0)
-            return 1;
+    if (bucket && (rc = check_number_label(p, c, e, "le")) < 0)
+        return rc;
+    if (e->type == EXPFMT_METRIC_SUMMARY && *sfx == '\0' &&
+        (rc = check_number_label(p, c, e, "quantile")) < 0)
+        return rc;
+    if (!om(p))
+        return 0;
+    if (e->type == EXPFMT_METRIC_STATESET) {
+        if (!label_value(e, e->family))
+            return fail(p, c, 0, "a stateset sample with a label named %s", e->family);
+        if (e->value != 0 && e->value != 1)
+            return fail(p, c, 0, "a stateset value of 0 or 1");
+    }
+    if (e->type == EXPFMT_METRIC_INFO && e->value != 1)
+        return fail(p, c, 0, "an info value of 1");
+    if (e->has_exemplar && !bucket &&
+        !(e->type == EXPFMT_METRIC_COUNTER && strcmp(sfx, "_total") == 0))
+        return fail(p, c, 0, "no exemplar except on counter _total and histogram _bucket samples");
     return 0;
 }
 
@@ -418,20 +679,20 @@ static int parse_sample(struct expfmt_parser *p, struct cur *c, struct expfmt_en
         if (c->len - c->pos < 3 || memcmp(c->s + c->pos, " # ", 3) != 0)
             return fail(p, c, c->pos, "\" # \" before an exemplar or end of line");
         c->pos += 3;
-        if ((rc = parse_exemplar(p, c, n)) < 0)
+        if ((rc = parse_exemplar(p, c, n, e)) < 0)
             return rc;
-        e->has_exemplar = 1;
     }
-    if (om(p) && p->family && in_family(p->family, e->name)) {
-        if (p->family_type_counter && strcmp(p->family, e->name) == 0)
-            return fail(p, c, 0, "a counter sample named %s_total or %s_created", p->family,
-                        p->family);
-        p->family_has_samples = 1;
-    }
-    return 0;
+    struct expfmt_family *f = NULL;
+    if ((rc = sample_family(p, c, e->name, &f)) < 0)
+        return rc;
+    f->has_samples = 1;
+    e->family = f->name;
+    e->type = f->type;
+    return check_sample_type(p, c, e);
 }
 
-/* Unescapes a HELP docstring: \\ and \n (and \" in OpenMetrics). */
+/* Unescapes a HELP docstring: \\ and \n (and \" in OpenMetrics). Other
+ * escapes are kept verbatim in Prometheus text, errors when strict. */
 static int parse_help_text(struct expfmt_parser *p, struct cur *c, const char **out)
 {
     size_t start = c->pos;
@@ -448,6 +709,8 @@ static int parse_help_text(struct expfmt_parser *p, struct cur *c, const char **
             c->pos += 2;
         } else if (om(p) || c->pos + 1 >= c->len) {
             return fail(p, c, c->pos, "an escape sequence \\\\, \\\" or \\n");
+        } else if (p->opts.strict) {
+            return fail(p, c, c->pos, "an escape sequence \\\\ or \\n");
         } else {
             *d++ = ch;
             c->pos++;
@@ -461,41 +724,55 @@ static int parse_help_text(struct expfmt_parser *p, struct cur *c, const char **
     return 0;
 }
 
-static int valid_type(const struct expfmt_parser *p, const char *t)
+/* Reads a TYPE line's type. @return 0 and *t, or -EINVAL. */
+static int parse_type(const struct expfmt_parser *p, const char *word,
+                      enum expfmt_metric_type *t /* OUT */)
 {
-    static const char *const om_types[] = {"counter", "gauge", "histogram", "gaugehistogram",
-                                           "stateset", "info", "summary", "unknown", NULL};
-    static const char *const prom_types[] = {"counter", "gauge", "histogram", "summary",
-                                             "untyped", NULL};
-    for (const char *const *v = om(p) ? om_types : prom_types; *v; v++)
-        if (strcmp(*v, t) == 0)
-            return 1;
-    return 0;
+    if (strcmp(word, om(p) ? "unknown" : "untyped") == 0) {
+        *t = EXPFMT_METRIC_UNKNOWN;
+        return 0;
+    }
+    for (size_t i = 1; i < sizeof type_names / sizeof type_names[0]; i++) {
+        int om_only = i == EXPFMT_METRIC_GAUGEHISTOGRAM || i == EXPFMT_METRIC_INFO ||
+                      i == EXPFMT_METRIC_STATESET;
+        if (strcmp(word, type_names[i]) == 0 && (om(p) || !om_only)) {
+            *t = (enum expfmt_metric_type)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
 }
 
-/* Enforces OpenMetrics' metadata rules for the family a metadata line names:
- * each kind at most once, and before the family's samples. */
-static int track_family(struct expfmt_parser *p, struct cur *c, struct expfmt_entry *e)
+/* Records a metadata line for its family. OpenMetrics: each kind at most
+ * once per family, all before the family's samples, a UNIT the family name
+ * ends with. Strict text: one HELP and one TYPE per name, TYPE before the
+ * samples. Otherwise the last TYPE line wins. */
+static int meta_family(struct expfmt_parser *p, struct cur *c, struct expfmt_entry *e)
 {
-    if (!p->family || strcmp(p->family, e->name) != 0) {
-        char *f = strdup(e->name);
-        if (!f)
-            return -ENOMEM;
-        free(p->family);
-        p->family = f;
-        p->family_meta = 0;
-        p->family_type_counter = 0;
-        p->family_has_samples = 0;
-    }
-    if (p->family_meta & (1u << e->kind))
-        return fail(p, c, 0, "one %s line per metric family %s",
-                    e->kind == EXPFMT_HELP ? "HELP" : e->kind == EXPFMT_TYPE ? "TYPE" : "UNIT",
-                    e->name);
-    if (p->family_has_samples)
+    static const char *const words[] = {[EXPFMT_HELP] = "HELP", [EXPFMT_TYPE] = "TYPE",
+                                         [EXPFMT_UNIT] = "UNIT"};
+    size_t nl = strlen(e->name);
+    struct expfmt_family *f = family_find(p, e->name, nl);
+    int rc;
+
+    if (!f && !(f = family_add(p, e->name, nl)))
+        return -ENOMEM;
+    if ((rc = family_enter(p, c, f)) < 0)
+        return rc;
+    if (strict(p) && (f->meta & (1u << e->kind)))
+        return fail(p, c, 0, "one %s line per metric family %s", words[e->kind], e->name);
+    if (f->has_samples && (om(p) || (p->opts.strict && e->kind == EXPFMT_TYPE)))
         return fail(p, c, 0, "metadata of %s before its samples", e->name);
-    p->family_meta |= 1u << e->kind;
+    if (e->kind == EXPFMT_UNIT && e->text[0] != '\0') {
+        size_t ul = strlen(e->text);
+        if (nl <= ul || e->name[nl - ul - 1] != '_' || strcmp(e->name + nl - ul, e->text) != 0)
+            return fail(p, c, 0, "metric family %s to end in _%s, its unit", e->name, e->text);
+    }
+    f->meta |= 1u << e->kind;
     if (e->kind == EXPFMT_TYPE)
-        p->family_type_counter = strcmp(e->text, "counter") == 0;
+        f->type = e->type;
+    e->family = f->name;
+    e->type = f->type;
     return 0;
 }
 
@@ -533,7 +810,7 @@ static int parse_meta(struct expfmt_parser *p, struct cur *c, struct expfmt_entr
         c->pos += tl;
         if (!om(p))
             skip_blanks(c);
-        if (e->kind == EXPFMT_TYPE && !valid_type(p, e->text))
+        if (e->kind == EXPFMT_TYPE && parse_type(p, e->text, &e->type) < 0)
             return fail(p, c, start,
                         om(p) ? "a type: counter, gauge, histogram, gaugehistogram, "
                                 "stateset, info, summary or unknown"
@@ -542,7 +819,7 @@ static int parse_meta(struct expfmt_parser *p, struct cur *c, struct expfmt_entr
             return fail(p, c, c->pos, "end of line after the %s",
                         e->kind == EXPFMT_TYPE ? "type" : "unit");
     }
-    return om(p) ? track_family(p, c, e) : 0;
+    return meta_family(p, c, e);
 }
 
 /* A line starting with '#'. */
@@ -630,6 +907,25 @@ int expfmt_parse_line(struct expfmt_parser *p, const char *line, size_t len,
     if (at(&c, '#'))
         return parse_comment(p, &c, e);
     return parse_sample(p, &c, e);
+}
+
+int expfmt_parse_buffer(struct expfmt_parser *p, const char *buf, size_t len, expfmt_entry_fn fn,
+                        void *arg)
+{
+    struct expfmt_entry e;
+    size_t off = 0;
+    int rc;
+
+    while (off < len) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+        if ((rc = expfmt_parse_line(p, buf + off, n, &e)) < 0)
+            return rc;
+        if (e.kind != EXPFMT_NONE && (rc = fn(&e, arg)) != 0)
+            return rc;
+        off += n + 1;
+    }
+    return expfmt_finish(p);
 }
 
 int expfmt_finish(struct expfmt_parser *p)

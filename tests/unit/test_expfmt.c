@@ -106,10 +106,10 @@ static const struct {
     {OM, "a 1 1700000000.123\n# EOF\n", "S a 1 @1700000000123|EOF"},
     {OM, "a 1 1700000000.0005\n# EOF\n", "S a 1 @1700000000001|EOF"},
     {OM, "a 1 1.5e9\nb 2 -1.5\nc 3 0\n# EOF\n", "S a 1 @1500000000000|S b 2 @-1500|S c 3 @0|EOF"},
-    {OM, "# TYPE a counter\n# HELP a Some \\\\ help \\\"x\\\" \\n y\n# UNIT a seconds\n"
-         "a_total 1\na_created 1.7e9\n# EOF\n",
-     "TYPE a counter|HELP a Some \\ help \"x\" \\n y|UNIT a seconds|S a_total 1|"
-     "S a_created 1700000000|EOF"},
+    {OM, "# TYPE a_seconds counter\n# HELP a_seconds Some \\\\ help \\\"x\\\" \\n y\n"
+         "# UNIT a_seconds seconds\na_seconds_total 1\na_seconds_created 1.7e9\n# EOF\n",
+     "TYPE a_seconds counter|HELP a_seconds Some \\ help \"x\" \\n y|UNIT a_seconds seconds|"
+     "S a_seconds_total 1|S a_seconds_created 1700000000|EOF"},
     {OM, "# HELP a \n# EOF\n", "HELP a |EOF"},
     {OM, "# TYPE g gauge\ng 3.5 1700000000\n# EOF\n", "TYPE g gauge|S g 3.5 @1700000000000|EOF"},
     {OM,
