@@ -98,6 +98,25 @@ enum expfmt_flavor expfmt_flavor_from_content_type(const char *content_type)
     return *s == '\0' || *s == ';' ? EXPFMT_OPENMETRICS : EXPFMT_PROMETHEUS;
 }
 
+enum expfmt_flavor expfmt_guess_flavor(const char *buf, size_t len)
+{
+    static const char eof[] = "# EOF", unit[] = "# UNIT ";
+    size_t n = len - (len > 0 && buf[len - 1] == '\n');
+
+    if (n >= sizeof eof - 1 && memcmp(buf + n - (sizeof eof - 1), eof, sizeof eof - 1) == 0 &&
+        (n == sizeof eof - 1 || buf[n - sizeof eof] == '\n'))
+        return EXPFMT_OPENMETRICS;
+    for (size_t i = 0; i + sizeof unit - 1 <= len; i++) {
+        if ((i == 0 || buf[i - 1] == '\n') && memcmp(buf + i, unit, sizeof unit - 1) == 0)
+            return EXPFMT_OPENMETRICS;
+        const char *nl = memchr(buf + i, '\n', len - i);
+        if (!nl)
+            break;
+        i = (size_t)(nl - buf);
+    }
+    return EXPFMT_PROMETHEUS;
+}
+
 const char *expfmt_metric_type_name(enum expfmt_metric_type t)
 {
     return (size_t)t < sizeof type_names / sizeof type_names[0] ? type_names[t] : "unknown";

@@ -50,6 +50,12 @@ void expfmt_options_default(struct expfmt_options *o /* OUT */, enum expfmt_flav
  * parameters, case-insensitive), Prometheus text for anything else. */
 enum expfmt_flavor expfmt_flavor_from_content_type(const char *content_type);
 
+/* Guesses the flavor of an exposition of len bytes at buf (for input that
+ * came without a Content-Type): OpenMetrics if its last line is "# EOF"
+ * (one trailing newline allowed) or a line starts with "# UNIT ",
+ * Prometheus text otherwise. */
+enum expfmt_flavor expfmt_guess_flavor(const char *buf, size_t len);
+
 /* The metric type of a family, from its TYPE line. */
 enum expfmt_metric_type {
     EXPFMT_METRIC_UNKNOWN, /* no TYPE line, "untyped" (text) or "unknown" (OM) */

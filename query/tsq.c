@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "expfmt.h"
+#include "lint.h"
 #include "output.h"
 #include "selector.h"
 #include "timefmt.h"
@@ -19,6 +20,8 @@
 
 #define EXIT_INPUT 1
 #define EXIT_USAGE 2
+#define EXIT_LINT 3
+#define CHECK_MAX_ERRORS 20
 #define IMPORT_COMMIT_SAMPLES 100000
 #define LOOKBACK_MS (5 * 60 * 1000)
 #define ANALYZE_TOP 10
@@ -27,12 +30,13 @@ static const char usage_text[] =
     "usage: tsq --data-dir DIR [--time T] [-o table|json|csv] 'SELECTOR'\n"
     "       tsq import openmetrics FILE --data-dir DIR\n"
     "       tsq tsdb analyze --data-dir DIR\n"
+    "       tsq check metrics [--format prometheus|openmetrics] [FILE]\n"
     "\n"
     "SELECTOR is metric{label=\"v\",l2=~\"re\",l3!=\"x\",l4!~\"y\"} with an optional\n"
     "range [5m]: a range returns the raw samples in (T-range, T], without a range\n"
     "the newest sample at or before T within 5m. T defaults to now and may be\n"
     "RFC 3339, Unix seconds, or now-1h. Exit status: 0 ok, 1 query or input\n"
-    "error, 2 usage error.\n";
+    "error, 2 usage error; check metrics: 1 invalid input, 3 lint warnings.\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -246,6 +250,121 @@ static int cmd_import(int argc, char **argv)
            (unsigned long long)(after.series_created - before.series_created), file,
            mono_seconds() - start);
     return 0;
+}
+
+/* ---- check metrics ---------------------------------------------------- */
+
+/* Reads all of f into *buf (free it). @return 0 or -errno. */
+static int read_all(FILE *f, char **buf /* OUT */, size_t *len /* OUT */)
+{
+    size_t cap = 65536, n = 0, r;
+    char *b = malloc(cap);
+
+    while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb)
+                free(b);
+            b = nb;
+        }
+    }
+    if (!b)
+        return -ENOMEM;
+    if (ferror(f)) {
+        free(b);
+        return -EIO;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static void print_problem(const char *metric, const char *text, void *arg)
+{
+    (void)arg;
+    printf("%s: %s\n", metric, text);
+}
+
+/* Parses every line (reporting up to CHECK_MAX_ERRORS errors as
+ * line:col: message on stderr), then lints a valid exposition. */
+static int check_exposition(const char *buf, size_t len, enum expfmt_flavor flavor)
+{
+    struct expfmt_options o;
+    struct expfmt_parser p;
+    struct expfmt_entry e;
+    struct lint *l;
+    unsigned errors = 0;
+    size_t off = 0;
+    int rc = 0;
+
+    if (lint_new(flavor, &l) < 0)
+        return die_input("out of memory");
+    expfmt_options_default(&o, flavor);
+    o.strict = 1;
+    expfmt_parser_init(&p, &o);
+    while (off < len && rc != -ENOMEM && errors < CHECK_MAX_ERRORS) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+        if ((rc = expfmt_parse_line(&p, buf + off, n, &e)) == 0)
+            rc = lint_entry(l, &e);
+        else if (rc == -EINVAL && ++errors)
+            fprintf(stderr, "%u:%u: %s\n", p.err.line, p.err.col, p.err.msg);
+        off += n + 1;
+    }
+    if (rc != -ENOMEM && errors == 0 && (rc = expfmt_finish(&p)) == -EINVAL && ++errors)
+        fprintf(stderr, "%u:%u: %s\n", p.err.line, p.err.col, p.err.msg);
+    int status = 0;
+    if (rc == -ENOMEM)
+        status = die_input("out of memory");
+    else if (errors)
+        status = EXIT_INPUT;
+    else if ((rc = lint_report(l, print_problem, NULL)) < 0)
+        status = die_input("out of memory");
+    else if (rc > 0)
+        status = EXIT_LINT;
+    expfmt_parser_free(&p);
+    lint_free(l);
+    return status;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *file = NULL, *format = NULL, *val;
+    enum expfmt_flavor flavor;
+    char *buf;
+    size_t len;
+    int rc;
+
+    if (argc < 1 || strcmp(argv[0], "metrics") != 0)
+        return usage("check: the only subcommand is metrics", NULL);
+    for (int i = 1; i < argc; i++) {
+        int r = flag(argv, argc, &i, "--format", &val);
+        if (r < 0)
+            return usage("--format needs prometheus or openmetrics", NULL);
+        if (r > 0)
+            format = val;
+        else if ((argv[i][0] == '-' && argv[i][1] != '\0') || file)
+            return usage("check metrics: unexpected argument %s", argv[i]);
+        else
+            file = argv[i];
+    }
+    if (format && strcmp(format, "prometheus") != 0 && strcmp(format, "openmetrics") != 0)
+        return usage("--format must be prometheus or openmetrics, not %s", format);
+    FILE *f = !file || strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (!f)
+        return die_input("cannot open %s: %s", file, strerror(errno));
+    rc = read_all(f, &buf, &len);
+    if (f != stdin)
+        fclose(f);
+    if (rc < 0)
+        return die_input("cannot read %s: %s", file ? file : "standard input", strerror(-rc));
+    flavor = !format                              ? expfmt_guess_flavor(buf, len)
+             : strcmp(format, "openmetrics") == 0 ? EXPFMT_OPENMETRICS
+                                                  : EXPFMT_PROMETHEUS;
+    int status = check_exposition(buf, len, flavor);
+    free(buf);
+    return status;
 }
 
 /* ---- query ------------------------------------------------------------ */
@@ -578,5 +697,7 @@ int main(int argc, char **argv)
         return cmd_import(argc - 2, argv + 2);
     if (strcmp(argv[1], "tsdb") == 0)
         return cmd_tsdb(argc - 2, argv + 2);
+    if (strcmp(argv[1], "check") == 0)
+        return cmd_check(argc - 2, argv + 2);
     return cmd_query(argc - 1, argv + 1);
 }
