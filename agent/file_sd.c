@@ -533,7 +533,8 @@ static int match_paths(struct file_sd *sd, glob_t *g /* OUT */)
         if (rc == GLOB_NOSPACE)
             return -ENOMEM;
     }
-    qsort(g->gl_pathv, g->gl_pathc, sizeof *g->gl_pathv, path_cmp);
+    if (g->gl_pathc > 1)
+        qsort(g->gl_pathv, g->gl_pathc, sizeof *g->gl_pathv, path_cmp);
     return 0;
 }
 
@@ -575,6 +576,8 @@ static void emit(struct file_sd *sd)
     }
     n = 0;
     for (size_t i = 0; i < sd->nfiles; i++) {
+        if (!sd->files[i].ngroups)
+            continue;
         memcpy(all + n, sd->files[i].groups, sd->files[i].ngroups * sizeof *all);
         n += sd->files[i].ngroups;
     }
@@ -619,7 +622,8 @@ static void reload(struct file_sd *sd, int force_emit)
         free(f->path);
     }
     sd->nfiles = kept;
-    qsort(sd->files, sd->nfiles, sizeof *sd->files, file_cmp);
+    if (sd->nfiles > 1)
+        qsort(sd->files, sd->nfiles, sizeof *sd->files, file_cmp);
     if (changed)
         emit(sd);
 }
