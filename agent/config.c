@@ -38,13 +38,20 @@ void config_default(struct config *c)
     c->statsd_receive_buffer_bytes = 8u << 20;
     snprintf(c->http_listen, sizeof c->http_listen, "127.0.0.1:9190");
     c->log_level = VLOG_INFO;
+    scrape_config_default(&c->scrape);
 }
 
-void config_copy(struct config *dst, const struct config *src)
+int config_copy(struct config *dst, const struct config *src)
 {
     memcpy(dst, src, sizeof *dst);
     dst->statsd.quantiles = dst->quantiles;
     dst->statsd.buckets = dst->buckets;
+    return scrape_config_copy(&dst->scrape, &src->scrape);
+}
+
+void config_free(struct config *c)
+{
+    scrape_config_free(&c->scrape);
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -75,6 +82,16 @@ static void add_error(struct config_errors *e, const char *name, const yaml_mark
     memcpy(e->text + e->len, line, len + 1);
     e->len += len;
     e->count++;
+}
+
+void config__error(struct config_walk *w, const yaml_node_t *at, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    add_error(w->errs, w->name, at ? &at->start_mark : NULL, "%s", msg);
 }
 
 void config_errors_free(struct config_errors *errs)
@@ -161,6 +178,8 @@ enum kind {
     K_QUANTILES, /* statsd quantiles */
     K_BUCKETS,   /* statsd buckets */
     K_MAP,       /* a nested section */
+    K_GLOBAL,    /* global: (scrape_config.c) */
+    K_SCRAPE,    /* scrape_configs: (scrape_config.c) */
 };
 
 struct key {
@@ -234,6 +253,8 @@ static const struct key log_keys[] = {
 };
 
 static const struct key top_keys[] = {
+    {"global", K_GLOBAL, 0, 0, NULL, "a mapping"},
+    {"scrape_configs", K_SCRAPE, 0, 0, NULL, "a list of scrape configs"},
     {"storage", K_MAP, 0, 0, storage_keys, "a mapping"},
     {"statsd", K_MAP, 0, 0, statsd_keys, "a mapping"},
     {"http", K_MAP, 0, 0, http_keys, "a mapping"},
@@ -244,18 +265,11 @@ static const struct key top_keys[] = {
 /* Sections of the design that later releases implement: named so that a
  * pasted Prometheus file gets a clear answer instead of "unknown key". */
 static const char *const later_sections[] = {
-    "global", "scrape_configs", "rule_files", "alerting", "remote_write",
+    "rule_files", "alerting", "remote_write",
     "logs", "notifiers", "drift_checks", NULL,
 };
 
 /* ---- walking the document ------------------------------------------------ */
-
-struct walk {
-    yaml_document_t *doc;
-    struct config *c;
-    const char *name;
-    struct config_errors *errs;
-};
 
 static size_t edit_distance(const char *a, const char *b)
 {
@@ -281,16 +295,17 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key,
-                        const char *section, const struct key *keys)
+void config__unknown_key(struct config_walk *w, const yaml_node_t *k, const char *section,
+                         const void *table, size_t stride)
 {
-    const char *best = NULL;
+    const char *key = (const char *)k->data.scalar.value, *best = NULL;
     size_t bd = 3;
-    for (const struct key *t = keys; t->name; t++) {
-        size_t d = edit_distance(key, t->name);
+    for (const char *p = table; *(const char *const *)p; p += stride) {
+        const char *name = *(const char *const *)p;
+        size_t d = edit_distance(key, name);
         if (d < bd) {
             bd = d;
-            best = t->name;
+            best = name;
         }
     }
     char in[80] = "";
@@ -304,7 +319,7 @@ static void unknown_key(struct walk *w, const yaml_node_t *k, const char *key,
 }
 
 /* The scalar text of n, or NULL after reporting that it is not a scalar. */
-static const char *scalar(struct walk *w, const yaml_node_t *n, const char *path,
+static const char *scalar(struct config_walk *w, const yaml_node_t *n, const char *path,
                           const char *hint)
 {
     if (n->type == YAML_SCALAR_NODE)
@@ -325,7 +340,7 @@ static int parse_double(const char *s, double *out)
 }
 
 /* Quantiles or buckets: a sequence of ascending finite numbers. */
-static void set_list(struct walk *w, const yaml_node_t *n, const struct key *k, const char *path)
+static void set_list(struct config_walk *w, const yaml_node_t *n, const struct key *k, const char *path)
 {
     int q = k->kind == K_QUANTILES;
     double *dst = q ? w->c->quantiles : w->c->buckets;
@@ -363,7 +378,7 @@ static void set_list(struct walk *w, const yaml_node_t *n, const struct key *k, 
         w->c->statsd.nbuckets = len;
 }
 
-static void set_addr(struct walk *w, const yaml_node_t *n, const char *s, char *dst,
+static void set_addr(struct config_walk *w, const yaml_node_t *n, const char *s, char *dst,
                      const char *path, const char *hint)
 {
     struct sockaddr_storage sa;
@@ -374,11 +389,11 @@ static void set_addr(struct walk *w, const yaml_node_t *n, const char *s, char *
     snprintf(dst, CONFIG_ADDR_MAX, "%s", strcmp(s, "off") == 0 ? "" : s);
 }
 
-static void walk_map(struct walk *w, const yaml_node_t *n, const struct key *keys,
+static void walk_map(struct config_walk *w, const yaml_node_t *n, const struct key *keys,
                      const char *section);
 
 /* Checks and stores one value. */
-static void set_value(struct walk *w, const yaml_node_t *n, const struct key *k,
+static void set_value(struct config_walk *w, const yaml_node_t *n, const struct key *k,
                       const char *path)
 {
     char *field = (char *)w->c + k->off;
@@ -394,6 +409,11 @@ static void set_value(struct walk *w, const yaml_node_t *n, const struct key *k,
     }
     if (k->kind == K_QUANTILES || k->kind == K_BUCKETS) {
         set_list(w, n, k, path);
+        return;
+    }
+    if (k->kind == K_GLOBAL || k->kind == K_SCRAPE) {
+        (k->kind == K_GLOBAL ? scrape_config__parse_global : scrape_config__parse_jobs)(
+            w, &w->c->scrape, n);
         return;
     }
     const char *s = scalar(w, n, path, k->hint);
@@ -466,7 +486,7 @@ static void set_value(struct walk *w, const yaml_node_t *n, const struct key *k,
             add_error(w->errs, w->name, &n->start_mark, "bad log level '%s' for %s: %s", s,
                       path, k->hint);
         break;
-    case K_QUANTILES: case K_BUCKETS: case K_MAP:
+    case K_QUANTILES: case K_BUCKETS: case K_MAP: case K_GLOBAL: case K_SCRAPE:
         break; /* handled above */
     }
 }
@@ -481,8 +501,9 @@ static int is_later_section(const char *key)
 
 /* Walks a mapping node against a key table; section is NULL at the top.
  * statsd.listen is applied before the other keys so that statsd.udp and
- * statsd.tcp override it wherever they are written. */
-static void walk_map(struct walk *w, const yaml_node_t *n, const struct key *keys,
+ * statsd.tcp override it wherever they are written, and global: before
+ * scrape_configs:, whose defaults come from it. */
+static void walk_map(struct config_walk *w, const yaml_node_t *n, const struct key *keys,
                      const char *section)
 {
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
@@ -491,6 +512,9 @@ static void walk_map(struct walk *w, const yaml_node_t *n, const struct key *key
         if (kn && vn && kn->type == YAML_SCALAR_NODE && keys == statsd_keys &&
             strcmp((const char *)kn->data.scalar.value, "listen") == 0)
             set_value(w, vn, &statsd_keys[0], "statsd.listen");
+        if (kn && vn && kn->type == YAML_SCALAR_NODE && keys == top_keys &&
+            strcmp((const char *)kn->data.scalar.value, "global") == 0)
+            set_value(w, vn, &top_keys[0], "global");
     }
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
@@ -521,17 +545,17 @@ static void walk_map(struct walk *w, const yaml_node_t *n, const struct key *key
                 add_error(w->errs, w->name, &kn->start_mark,
                           "section '%s' is not supported yet by this vigild; remove it", key);
             else
-                unknown_key(w, kn, key, section, keys);
+                config__unknown_key(w, kn, section, keys, sizeof *keys);
             continue;
         }
         char path[128];
         snprintf(path, sizeof path, "%s%s%s", section ? section : "", section ? "." : "", key);
-        if (k->kind != K_LISTEN)
+        if (k->kind != K_LISTEN && k->kind != K_GLOBAL)
             set_value(w, vn, k, path);
     }
 }
 
-static void check_consistency(struct walk *w)
+static void check_consistency(struct config_walk *w)
 {
     const struct tsdb_options *o = &w->c->storage;
     if (o->max_block_range_ms < o->block_range_ms)
@@ -555,13 +579,14 @@ int config_parse(struct config *c, const char *name, const char *text, size_t le
         yaml_parser_delete(&parser);
         return -EINVAL;
     }
-    struct walk w = {&doc, c, name, errs};
+    struct config_walk w = {&doc, c, name, errs};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root && root->type == YAML_MAPPING_NODE)
         walk_map(&w, root, top_keys, NULL);
     else if (root && !(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
         add_error(errs, name, &root->start_mark,
-                  "the file must be a mapping of sections (storage:, statsd:, http:, log:)");
+                  "the file must be a mapping of sections (global:, scrape_configs:, storage:, "
+                  "statsd:, http:, log:)");
     check_consistency(&w);
     yaml_document_delete(&doc);
     /* A second document is not part of the configuration. */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "scrape_config.h"
 #include "statsd.h"
 #include "tsdb.h"
 
@@ -18,7 +19,8 @@
 #define CONFIG_PATH_MAX 4096
 
 /* The whole configuration. statsd.quantiles and statsd.buckets point into
- * this struct's own arrays: copy it only with config_copy. */
+ * this struct's own arrays and scrape owns heap memory: copy it only with
+ * config_copy, release it with config_free. */
 struct config {
     char data_dir[CONFIG_PATH_MAX];      /* storage.data_dir: ./vigil-data */
     struct tsdb_options storage;         /* storage.* */
@@ -30,6 +32,7 @@ struct config {
     uint64_t statsd_receive_buffer_bytes;/* SO_RCVBUF asked for: 8 MiB */
     char http_listen[CONFIG_ADDR_MAX];   /* 127.0.0.1:9190 */
     enum vlog_level log_level;           /* info */
+    struct scrape_config scrape;         /* global: and scrape_configs: */
 };
 
 /* Command-line flags that override the file; NULL / 0 = not given. */
@@ -51,8 +54,13 @@ struct config_errors {
 /* Fills c with the embedded defaults (what vigild runs with no file). */
 void config_default(struct config *c /* OUT */);
 
-/* Copies src into dst, keeping dst's statsd arrays pointing into dst. */
-void config_copy(struct config *dst /* OUT */, const struct config *src);
+/* Copies src into dst, keeping dst's statsd arrays pointing into dst and
+ * deep-copying scrape. @return 0, or -ENOMEM (dst then needs no config_free). */
+int config_copy(struct config *dst /* OUT */, const struct config *src);
+
+/* Releases what c owns (the scrape section), not c itself; c is then at
+ * no jobs. Safe on a config that failed to parse, and twice. */
+void config_free(struct config *c);
 
 /* Parses the YAML text[0..len) named name (for messages) over the values
  * already in c (normally the defaults). Every problem is appended to errs.
@@ -80,5 +88,27 @@ int config_parse_addr(const char *s, struct sockaddr_storage *sa /* OUT */);
  * TB or KiB, MiB, GiB, TiB (all powers of 1024, as in Prometheus'
  * retention.size). @return 0 and *bytes, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, uint64_t *bytes /* OUT */);
+
+/* ---- internal: the walk over one file, shared with scrape_config.c ---- */
+
+struct yaml_document_s;
+struct yaml_node_s;
+
+struct config_walk {
+    struct yaml_document_s *doc;
+    struct config *c;
+    const char *name;                    /* the file, for messages */
+    struct config_errors *errs;
+};
+
+/* Appends "file:line:col: message" for node at (NULL: "file: message"). */
+void config__error(struct config_walk *w, const struct yaml_node_s *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reports key as unknown in section (NULL at the top), suggesting the
+ * closest name of table: elements stride bytes apart, each starting with
+ * its const char *name, the last one's NULL. */
+void config__unknown_key(struct config_walk *w, const struct yaml_node_s *key,
+                         const char *section, const void *table, size_t stride);
 
 #endif
