@@ -15,6 +15,7 @@
 
 #define OM EXPFMT_OPENMETRICS
 #define PROM EXPFMT_PROMETHEUS
+#define STRICT 2 /* Prometheus text with the strict option */
 
 /* Renders an entry as e.g. S a{b="c"} 1.5 @1700000000123 ex. */
 static void render(const struct expfmt_entry *e, char *out, size_t cap)
@@ -60,14 +61,15 @@ static void render(const struct expfmt_entry *e, char *out, size_t cap)
 
 /* Feeds text line by line. @return 0 with the rendering in out, or the error
  * formatted as "line:col msg" in out. */
-static int run(enum expfmt_flavor f, const char *text, char *out, size_t cap)
+static int run(int f, const char *text, char *out, size_t cap)
 {
     struct expfmt_options o;
     struct expfmt_parser p;
     struct expfmt_entry e;
     int rc = 0;
 
-    expfmt_options_default(&o, f);
+    expfmt_options_default(&o, f == OM ? OM : PROM);
+    o.strict = f == STRICT;
     expfmt_parser_init(&p, &o);
     out[0] = '\0';
     const char *s = text;
@@ -88,7 +90,7 @@ static int run(enum expfmt_flavor f, const char *text, char *out, size_t cap)
 }
 
 static const struct {
-    enum expfmt_flavor f;
+    int f;
     const char *in, *want;
 } valid[] = {
     {OM, "a 1\n# EOF\n", "S a 1|EOF"},
@@ -128,10 +130,39 @@ static const struct {
     {PROM, "a{b=\"\\d\"} 1\n", "S a{b=\"\\d\"} 1"},
     {PROM, "a 1 -5\n", "S a 1 @-5"},
     {PROM, "# UNIT a seconds\na Inf\n", "S a inf"},
+    /* OpenMetrics 1.0: every type with its sample names */
+    {OM, "# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3\n"
+         "h_created 1.5\n# EOF\n",
+     "TYPE h histogram|S h_bucket{le=\"1\"} 0|S h_bucket{le=\"+Inf\"} 2|S h_count 2|S h_sum 3|"
+     "S h_created 1.5|EOF"},
+    {OM, "# TYPE g gaugehistogram\ng_bucket{le=\"+Inf\"} 2 # {a=\"b\"} 1 2\ng_gcount 2\ng_gsum 1\n# EOF\n",
+     "TYPE g gaugehistogram|S g_bucket{le=\"+Inf\"} 2 ex|S g_gcount 2|S g_gsum 1|EOF"},
+    {OM, "# TYPE s summary\ns{quantile=\"0.5\"} 1\ns_count 2\ns_sum 3\ns_created 4\n# EOF\n",
+     "TYPE s summary|S s{quantile=\"0.5\"} 1|S s_count 2|S s_sum 3|S s_created 4|EOF"},
+    {OM, "# TYPE s stateset\ns{s=\"a\",x=\"y\"} 0\ns{s=\"b\",x=\"y\"} 1\n# EOF\n",
+     "TYPE s stateset|S s{s=\"a\",x=\"y\"} 0|S s{s=\"b\",x=\"y\"} 1|EOF"},
+    {OM, "# TYPE u unknown\nu 1\n# TYPE v gauge\n# UNIT v \nv 2\n# EOF\n",
+     "TYPE u unknown|S u 1|TYPE v gauge|UNIT v |S v 2|EOF"},
+    {OM, "a_total 1\na 2\n# EOF\n", "S a_total 1|S a 2|EOF"},
+    {OM, "a NAN\nb +INFINITY\nc -Inf\n# EOF\n", "S a nan|S b inf|S c -inf|EOF"},
+    {OM, "# HELP a \\\\\n# EOF\n", "HELP a \\|EOF"},
+    /* Prometheus text 0.0.4 */
+    {PROM, "# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_count 0\nh_sum 0\n",
+     "TYPE h histogram|S h_bucket{le=\"1\"} 0|S h_count 0|S h_sum 0"},
+    {PROM, "# TYPE s summary\ns{quantile=\"0.9\"} 1\ns_sum 2\ns_count 3\n",
+     "TYPE s summary|S s{quantile=\"0.9\"} 1|S s_sum 2|S s_count 3"},
+    {PROM, "a 1\n# TYPE a counter\n# TYPE a gauge\nb 2\na 3\n",
+     "S a 1|TYPE a counter|TYPE a gauge|S b 2|S a 3"},
+    {PROM, "a nan\nb +inf\nc -Inf\n", "S a nan|S b inf|S c -inf"},
+    {PROM, "# HELP a x\\\"y\n", "HELP a x\\\"y"},
+    {STRICT, "# HELP a one \\\\ two \\n\n# TYPE a counter\na{b=\"\\\"\"} 1\n",
+     "HELP a one \\ two \\n|TYPE a counter|S a{b=\"\"\"} 1"},
+    {STRICT, "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\nx 1\n# HELP h x\n",
+     "TYPE h histogram|S h_bucket{le=\"+Inf\"} 1|S h_sum 1|S h_count 1|S x 1|HELP h x"},
 };
 
 static const struct {
-    enum expfmt_flavor f;
+    int f;
     const char *in, *want; /* want: "line:col" prefix then a substring */
     const char *sub;
 } invalid[] = {
@@ -182,6 +213,37 @@ static const struct {
     {PROM, "a 1 # {a=\"b\"} 1\n", "1:5", "integer milliseconds"},
     {PROM, "a 1 99999999999999999999\n", "1:5", "int64"},
     {PROM, "x{a=\"b\" c=\"d\"} 1\n", "1:9", "',' or '}'"},
+    {PROM, "a{__name__=\"b\"} 1\n", "1:3", "not used before"},
+    /* OpenMetrics metadata and type rules */
+    {OM, "# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na 2\n# EOF\n", "5:1", "family a together"},
+    {OM, "# TYPE a gauge\na 1\nb 1\n# HELP a x\n# EOF\n", "4:1", "family a together"},
+    {OM, "# UNIT a seconds\n# EOF\n", "1:1", "end in _seconds"},
+    {OM, "# UNIT a_seconds seconds\n# UNIT a_seconds seconds\n# EOF\n", "2:1", "one UNIT line"},
+    {OM, "# HELP a x\n# HELP a y\n# EOF\n", "2:1", "one HELP line"},
+    {OM, "# TYPE h histogram\nh 1\n# EOF\n", "2:1", "h_created, h_bucket, h_count or h_sum"},
+    {OM, "# TYPE h histogram\nh_bucket 1\n# EOF\n", "2:1", "a le label"},
+    {OM, "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n# EOF\n", "2:1", "a number as the le label"},
+    {OM, "# TYPE h gaugehistogram\nh_bucket{a=\"b\"} 1\n# EOF\n", "2:1", "a le label"},
+    {OM, "# TYPE s summary\ns 1\n# EOF\n", "2:1", "a quantile label"},
+    {OM, "# TYPE s stateset\ns{x=\"a\"} 1\n# EOF\n", "2:1", "a label named s"},
+    {OM, "# TYPE s stateset\ns{s=\"a\"} 2\n# EOF\n", "2:1", "0 or 1"},
+    {OM, "# TYPE i info\ni_info 2\n# EOF\n", "2:1", "info value of 1"},
+    {OM, "# TYPE i info\ni 1\n# EOF\n", "2:1", "i_info"},
+    {OM, "# TYPE g gauge\ng 1 # {a=\"b\"} 1\n# EOF\n", "2:1", "no exemplar"},
+    {OM, "# TYPE c counter\nc_created 1 # {a=\"b\"} 1\n# EOF\n", "2:1", "no exemplar"},
+    {OM, "# TYPE a untyped\n# EOF\n", "1:10", "unknown"},
+    {OM, "# EOF\n\n", "2:1", "nothing after # EOF"},
+    {OM, "a 1 # {a=\"b\"} 1 1 1\n# EOF\n", "1:18", "end of line after the exemplar"},
+    {OM, "a_total 1 # {a=\"b\"} x\n# EOF\n", "1:21", "sample value"},
+    /* strict Prometheus text (promtool's parser) */
+    {STRICT, "# TYPE a counter\n# TYPE a counter\n", "2:1", "one TYPE line"},
+    {STRICT, "# HELP a x\n# HELP a y\n", "2:1", "one HELP line"},
+    {STRICT, "a 1\n# TYPE a gauge\n", "2:1", "before its samples"},
+    {STRICT, "# TYPE h histogram\nh_bucket 1\n", "2:1", "a le label"},
+    {STRICT, "# TYPE s summary\ns{quantile=\"high\"} 1\n", "2:1", "a number as the quantile"},
+    {STRICT, "a{b=\"\\d\"} 1\n", "1:6", "escape sequence"},
+    {STRICT, "# HELP a x\\\"y\n", "1:11", "\\\\ or \\n"},
+    {STRICT, "# TYPE h histogram\nh 1\n", "2:1", "h_bucket, h_count or h_sum"},
 };
 
 static void test_valid(void **state)
@@ -252,6 +314,149 @@ static void test_ts_unit_option(void **state)
     expfmt_parser_free(&p);
 }
 
+/* Content negotiation: the Accept header and the Content-Type mapping. */
+static void test_content_type(void **state)
+{
+    (void)state;
+    assert_string_equal(EXPFMT_ACCEPT_HEADER, "application/openmetrics-text;version=1.0.0,"
+                                              "text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+    assert_int_equal(expfmt_flavor_from_content_type(
+                         "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                     OM);
+    assert_int_equal(expfmt_flavor_from_content_type("Application/OpenMetrics-Text"), OM);
+    assert_int_equal(expfmt_flavor_from_content_type(" application/openmetrics-text ;v=0.0.1"),
+                     OM);
+    assert_int_equal(expfmt_flavor_from_content_type("application/openmetrics-textx"), PROM);
+    assert_int_equal(expfmt_flavor_from_content_type("text/plain; version=0.0.4"), PROM);
+    assert_int_equal(expfmt_flavor_from_content_type("application/json"), PROM);
+    assert_int_equal(expfmt_flavor_from_content_type(""), PROM);
+    assert_int_equal(expfmt_flavor_from_content_type(NULL), PROM);
+}
+
+static void test_guess_flavor(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        enum expfmt_flavor want;
+    } cases[] = {
+        {"a 1\n# EOF\n", OM},   {"a 1\n# EOF", OM},      {"# EOF", OM},
+        {"# UNIT a_s s\n", OM}, {"a 1\n# UNIT a_s s", OM}, {"a 1\n", PROM},
+        {"", PROM},             {"a 1\n# EOF\n\n", PROM}, {"x# EOF\n", PROM},
+        {"a 1 # UNIT x\n", PROM},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (expfmt_guess_flavor(cases[i].in, strlen(cases[i].in)) != cases[i].want)
+            fail_msg("guess case %zu [%s]", i, cases[i].in);
+}
+
+struct collected {
+    char out[1024];
+    int stop_after; /* stop with 7 after this many entries, 0: never */
+    int n;
+};
+
+/* Renders each sample as family/type/name, and exemplars. */
+static int collect(const struct expfmt_entry *e, void *arg)
+{
+    struct collected *c = arg;
+    size_t n = strlen(c->out);
+    if (e->kind == EXPFMT_SAMPLE) {
+        n += (size_t)snprintf(c->out + n, sizeof c->out - n, "%s/%s/%s ", e->family,
+                              expfmt_metric_type_name(e->type), e->name);
+        if (e->has_exemplar)
+            snprintf(c->out + n, sizeof c->out - n, "ex{%s=%s}%g@%lld ",
+                     e->exemplar.len ? e->exemplar.v[0].name : "",
+                     e->exemplar.len ? e->exemplar.v[0].value : "", e->exemplar_value,
+                     e->exemplar_has_ts ? (long long)e->exemplar_ts_ms : -1LL);
+    } else {
+        snprintf(c->out + n, sizeof c->out - n, "%d ", (int)e->kind);
+    }
+    return ++c->n == c->stop_after ? 7 : 0;
+}
+
+static int parse_buf(int f, const char *text, struct collected *c, struct expfmt_parser *p)
+{
+    struct expfmt_options o;
+    expfmt_options_default(&o, f == OM ? OM : PROM);
+    o.strict = f == STRICT;
+    expfmt_parser_init(p, &o);
+    return expfmt_parse_buffer(p, text, strlen(text), collect, c);
+}
+
+/* expfmt_parse_buffer: every entry but NONE, the family and type of each
+ * sample, exemplar contents, the first error, stopping on request. */
+static void test_parse_buffer(void **state)
+{
+    (void)state;
+    struct expfmt_parser p;
+    struct collected c = {{0}, 0, 0};
+
+    assert_int_equal(
+        parse_buf(OM,
+                  "# TYPE c counter\nc_total 1 # {id=\"x\"} 2 3.5\nc_created 1\n"
+                  "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1 # {} 4\nh_sum 1\nh_count 1\n"
+                  "# TYPE i info\ni_info 1\n# TYPE s stateset\ns{s=\"a\"} 1\nu 1\n# EOF\n",
+                  &c, &p),
+        0);
+    assert_string_equal(c.out, "3 c/counter/c_total ex{id=x}2@3500 c/counter/c_created 3 "
+                               "h/histogram/h_bucket ex{=}4@-1 h/histogram/h_sum "
+                               "h/histogram/h_count 3 i/info/i_info 3 s/stateset/s "
+                               "u/unknown/u 5 ");
+    expfmt_parser_free(&p);
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(parse_buf(PROM,
+                               "# comment\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 2\n"
+                               "h_count 3\n# TYPE s summary\ns 1\ns_sum 1\nh 2\nx_total 3",
+                               &c, &p),
+                     0);
+    assert_string_equal(c.out, "3 h/histogram/h_bucket h/histogram/h_sum h/histogram/h_count 3 "
+                               "s/summary/s s/summary/s_sum h/histogram/h x_total/unknown/x_total ");
+    expfmt_parser_free(&p);
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(parse_buf(OM, "a 1\nb 2\nc{ 3\nd 4\n", &c, &p), -EINVAL);
+    assert_int_equal(p.err.line, 3);
+    assert_int_equal(p.err.col, 3);
+    assert_string_equal(c.out, "a/unknown/a b/unknown/b ");
+    expfmt_parser_free(&p);
+
+    memset(&c, 0, sizeof c);
+    c.stop_after = 2;
+    assert_int_equal(parse_buf(PROM, "a 1\nb 2\nc 3\n", &c, &p), 7);
+    assert_int_equal(p.line, 2);
+    expfmt_parser_free(&p);
+
+    memset(&c, 0, sizeof c);
+    assert_int_equal(parse_buf(OM, "", &c, &p), -EINVAL);
+    assert_string_equal(p.err.msg, "expected \"# EOF\", got end of input");
+    expfmt_parser_free(&p);
+}
+
+/* Many families: the table grows and finds each again. */
+static void test_many_families(void **state)
+{
+    (void)state;
+    struct expfmt_options o;
+    struct expfmt_parser p;
+    struct expfmt_entry e;
+    char line[64];
+
+    expfmt_options_default(&o, PROM);
+    expfmt_parser_init(&p, &o);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 1000; i++) {
+            int n = round ? snprintf(line, sizeof line, "m%d_count 1", i)
+                          : snprintf(line, sizeof line, "# TYPE m%d summary", i);
+            assert_int_equal(expfmt_parse_line(&p, line, (size_t)n, &e), 0);
+            assert_int_equal(e.type, EXPFMT_METRIC_SUMMARY);
+        }
+    }
+    assert_int_equal(p.families_len, 1000);
+    expfmt_parser_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +464,10 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_buffer_reuse),
         cmocka_unit_test(test_ts_unit_option),
+        cmocka_unit_test(test_content_type),
+        cmocka_unit_test(test_guess_flavor),
+        cmocka_unit_test(test_parse_buffer),
+        cmocka_unit_test(test_many_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
