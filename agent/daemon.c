@@ -69,8 +69,10 @@ int daemon_load_config(const struct daemon_args *a, struct config *c)
     int rc = a->config_path ? config_load(c, a->config_path, &errs) : 0;
     if (rc == 0)
         rc = config_apply_overrides(c, &a->overrides, &errs);
-    if (rc)
+    if (rc) {
         fputs(errs.text ? errs.text : "configuration error\n", stderr);
+        config_free(c);
+    }
     config_errors_free(&errs);
     return rc;
 }
@@ -439,6 +441,7 @@ static struct config *load_again(struct vigild *d)
     config_errors_free(&errs);
     if (rc == 0)
         return n;
+    config_free(n);
     free(n);
     return NULL;
 }
@@ -460,6 +463,8 @@ static void reload(struct vigild *d)
         d->last_reload_ok = 0;
         vlog(VLOG_ERROR, "config reload failed; keeping the running configuration",
              "file=%s err=%s", path, uv_strerror(rc));
+        if (n)
+            config_free(n);
         free(n);
         return;
     }
@@ -467,6 +472,7 @@ static void reload(struct vigild *d)
         uv_timer_start(&d->flush_timer, on_flush, (uint64_t)n->statsd.flush_interval_ms,
                        (uint64_t)n->statsd.flush_interval_ms);
     vlog_set_level(n->log_level);
+    config_free(d->cfg);
     free(d->cfg);
     d->cfg = n;
     d->last_reload_ok = 1;
@@ -615,6 +621,7 @@ int daemon_run(const struct daemon_args *a)
     if (rc) {
         vlog(VLOG_ERROR, "cannot start the event loop", "err=%s", uv_strerror(rc));
         free(d);
+        config_free(cfg);
         free(cfg);
         return 1;
     }
@@ -631,6 +638,7 @@ int daemon_run(const struct daemon_args *a)
     sm_free(&d->sm);
     int code = d->exit_code;
     vlog(VLOG_INFO, "exiting", "exit_code=%d", code);
+    config_free(d->cfg);
     free(d->cfg);
     free(d);
     return code;

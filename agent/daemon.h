@@ -14,8 +14,9 @@ struct daemon_args {
 };
 
 /* Loads the configuration (defaults, file, flags). On errors prints them to
- * stderr, one per line. @return 0, or -EINVAL / -errno. The result is used
- * by both --check-config and daemon_run. */
+ * stderr, one per line. @return 0 (release c with config_free), or -EINVAL
+ * / -errno (c already released). The result is used by both
+ * --check-config and daemon_run. */
 int daemon_load_config(const struct daemon_args *a, struct config *c /* OUT */);
 
 /* Runs vigild until SIGTERM or SIGINT. @return the process exit status: 0

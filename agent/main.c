@@ -79,6 +79,7 @@ int main(int argc, char **argv)
         struct config c;
         if (daemon_load_config(&a, &c) != 0)
             return 1;
+        config_free(&c);
         puts("config OK");
         return 0;
     }

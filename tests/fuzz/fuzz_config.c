@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     config_errors_free(&e);
+    config_free(c);
     free(c);
     return 0;
 }
