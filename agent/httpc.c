@@ -265,8 +265,10 @@ static void describe_error(struct xfer *x, CURLcode rc, struct httpc_response *r
     case CURLE_OK:
         return;
     case CURLE_OPERATION_TIMEDOUT:
-        format_duration(dur, sizeof dur, x->timeout_ms);
         res->error = -ETIMEDOUT;
+        if (x->timeout_ms <= 0)
+            break;  /* one of curl's own limits: its message says which */
+        format_duration(dur, sizeof dur, x->timeout_ms);
         snprintf(res->errmsg, sizeof res->errmsg, "timeout after %s", dur);
         return;
     case CURLE_COULDNT_CONNECT:
