@@ -285,7 +285,8 @@ int lint_report(struct lint *l, lint_problem_fn fn, void *arg)
     for (size_t i = 0; i < l->len; i++)
         if (lint_family(l, l->v[i]) < 0)
             return -ENOMEM;
-    qsort(l->problems, l->nproblems, sizeof *l->problems, problem_cmp);
+    if (l->nproblems)
+        qsort(l->problems, l->nproblems, sizeof *l->problems, problem_cmp);
     for (size_t i = 0; i < l->nproblems; i++) {
         if (i > 0 && problem_cmp(&l->problems[i - 1], &l->problems[i]) == 0)
             continue;
