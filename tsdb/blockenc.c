@@ -100,7 +100,8 @@ static int decimal_at(double v, int e, int64_t *m /* OUT */)
     double s = e >= 0 ? v * pow10_tab[e] : v / pow10_tab[-e];
     if (!(fabs(s) < INT_LIMIT))
         return 0;
-    int64_t i = llround(s);
+    /* round half away from zero; an inexact s fails the check below anyway */
+    int64_t i = (int64_t)(s < 0 ? s - 0.5 : s + 0.5);
     if (i >= (INT64_C(1) << 53) || i <= -(INT64_C(1) << 53))
         return 0;
     if (to_bits(from_decimal(i, e)) != to_bits(v))
@@ -326,9 +327,15 @@ static struct plan choose_plan(const double *v, uint32_t n)
     }
     struct plan best = {MODE_XOR, 0, 0};
     size_t best_bytes = xor_size(v, n);
-    for (int e = -MAX_EXP; e <= MAX_EXP; e++) {
+    /* A value decimal at e is decimal at every larger e too (up to 2^53),
+     * so the largest exponent some value needs codes them all, and the next
+     * smaller one leaves only the few most precise values as exceptions.
+     * Smaller exponents only add exceptions: they are not tried. */
+    int tried = 0;
+    for (int e = MAX_EXP; e >= -MAX_EXP && tried < 2; e--) {
         if (!(exps & (UINT64_C(1) << (e + MAX_EXP))))
             continue;
+        tried++;
         struct decimal_cost c;
         int64_t base = mean_step(v, n, e);
         decimal_cost(v, n, e, base, &c);
