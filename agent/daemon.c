@@ -8,6 +8,8 @@
  *    ├─ after_open ok ──> ready: flush timer, housekeeping timer
  *    └─ bind/open error ──> stop(1)
  *   ready ── SIGHUP ──> reload(): a bad file keeps everything as it is
+ *            (scraping starts at ready; a reload hands the new
+ *            scrape_configs to the scrape manager)
  *   any ── SIGTERM/SIGINT ──> stop(0): listeners closed, last interval
  *          flushed, self-metrics stored, tsdb_close, every handle closed;
  *          uv_run returns when the loop is empty.
@@ -24,8 +26,10 @@
 #include <uv.h>
 
 #include "http.h"
+#include "httpc.h"
 #include "listen.h"
 #include "log.h"
+#include "scrape.h"
 #include "selfmetrics.h"
 #include "statsd.h"
 #include "timefmt.h"
@@ -48,6 +52,8 @@ struct vigild {
     struct statsd_listener statsd;
     struct http_router router;
     struct http_server http;
+    struct httpc *httpc;               /* scraping: from ready to stop */
+    struct scrape_manager *scrape;
     uv_timer_t flush_timer, housekeeping_timer;
     uv_signal_t sig_term, sig_int, sig_hup;
     struct selfmetrics sm;
@@ -227,6 +233,8 @@ static void collect(struct vigild *d)
            (double)d->http.connections_rejected, NULL);
     if (d->ready)
         collect_tsdb(d);
+    if (d->scrape)
+        scrape_manager_collect(d->scrape, r);
 }
 
 /* ---- HTTP handlers ------------------------------------------------------- */
@@ -258,6 +266,14 @@ static void handle_ready(const struct http_request *req, struct http_response *r
         res->status = 503;
         http_buf_printf(&res->body, "Service Unavailable\n");
     }
+}
+
+static void handle_targets(const struct http_request *req, struct http_response *res, void *arg)
+{
+    struct vigild *d = arg;
+    res->content_type = "application/json";
+    if (scrape_targets_json(d->scrape, req->query, &res->body) != 0)
+        res->status = 500;
 }
 
 /* ---- timers -------------------------------------------------------------- */
@@ -316,6 +332,38 @@ static void close_store(struct vigild *d)
     }
 }
 
+/* ---- scraping ------------------------------------------------------------ */
+
+/* Starts the scrape manager on the open store with the running
+ * scrape_configs. @return 0 or -1 after logging why. */
+static int start_scraping(struct vigild *d)
+{
+    struct scrape_io io;
+    int rc = httpc_new(&d->loop, &d->httpc);
+    if (rc == 0) {
+        scrape_io_httpc(&io, d->httpc);
+        rc = scrape_manager_new(&d->loop, d->db, &io, &d->scrape);
+    }
+    if (rc == 0)
+        rc = scrape_manager_apply(d->scrape, &d->cfg->scrape);
+    if (rc) {
+        vlog(VLOG_ERROR, "cannot start scraping", "err=%s", uv_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Requests in flight are cancelled; nothing more reaches the store. */
+static void stop_scraping(struct vigild *d)
+{
+    if (d->scrape)
+        scrape_manager_close(d->scrape, NULL, NULL);
+    if (d->httpc)
+        httpc_close(d->httpc, NULL, NULL);
+    d->scrape = NULL;
+    d->httpc = NULL;
+}
+
 /* Stops the agent: listeners first, then the last flush and the store,
  * then every other handle. code is the exit status if none was set. */
 static void stop(struct vigild *d, int code)
@@ -327,6 +375,7 @@ static void stop(struct vigild *d, int code)
         d->exit_code = code;
     vlog(VLOG_INFO, "stopping", "exit_code=%d", d->exit_code);
     statsd_listener_close(&d->statsd, NULL);
+    stop_scraping(d);
     if (d->ready) {
         flush(d);
         close_store(d);
@@ -457,6 +506,8 @@ static void reload(struct vigild *d)
         keep_restart_settings(n, d->cfg);
         if (!statsd_agg_settings_equal(&n->statsd, &d->cfg->statsd))
             rc = replace_aggregator(d, &n->statsd);
+        if (rc == 0 && d->scrape)
+            rc = scrape_manager_apply(d->scrape, &n->scrape);
     }
     if (rc) {
         d->reload_failures++;
@@ -525,6 +576,10 @@ static void after_open(uv_work_t *w, int status)
         return;
     }
     d->ready = 1;
+    if (start_scraping(d) != 0) {
+        stop(d, 1);
+        return;
+    }
     uint64_t every = (uint64_t)d->cfg->statsd.flush_interval_ms;
     uv_timer_start(&d->flush_timer, on_flush, every, every);
     uv_timer_start(&d->housekeeping_timer, on_housekeeping, HOUSEKEEPING_FIRST_MS,
@@ -580,6 +635,7 @@ static int start(struct vigild *d)
     http_router_add(&d->router, "/metrics", HTTP_METHOD_BIT(HTTP_GET), handle_metrics, d);
     http_router_add(&d->router, "/-/healthy", HTTP_METHOD_BIT(HTTP_GET), handle_healthy, d);
     http_router_add(&d->router, "/-/ready", HTTP_METHOD_BIT(HTTP_GET), handle_ready, d);
+    http_router_add(&d->router, "/api/v1/targets", HTTP_METHOD_BIT(HTTP_GET), handle_targets, d);
     int rc = statsd_agg_new(&d->cfg->statsd, &d->agg);
     if (rc) {
         vlog(VLOG_ERROR, "cannot set up statsd aggregation", "err=%s", uv_strerror(rc));
