@@ -71,11 +71,13 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
     }
 }
 
-static void series(struct buf *b, const struct port *p, int vanishing)
+/* The series; om: OpenMetrics names the counter's family without _total. */
+static void series(struct buf *b, const struct port *p, int vanishing, int om)
 {
-    buf_printf(b, "# HELP fake_scrapes_total Scrapes of this port.\n"
-                  "# TYPE fake_scrapes_total counter\n"
-                  "fake_scrapes_total %llu\n", p->scrapes);
+    const char *family = om ? "fake_scrapes" : "fake_scrapes_total";
+    buf_printf(b, "# HELP %s Scrapes of this port.\n"
+                  "# TYPE %s counter\n"
+                  "fake_scrapes_total %llu\n", family, family, p->scrapes);
     buf_printf(b, "# HELP fake_value A value that changes at every scrape.\n"
                   "# TYPE fake_value gauge\n");
     for (int i = 0; i < nseries; i++)
@@ -93,13 +95,13 @@ static void respond(struct port *p, const char *path, struct buf *out, int *dela
     *delay = 0;
     p->scrapes++;
     if (strcmp(path, "/metrics") == 0) {
-        series(&body, p, 0);
+        series(&body, p, 0, 0);
     } else if (strcmp(path, "/om") == 0) {
-        series(&body, p, 0);
+        series(&body, p, 0, 1);
         buf_printf(&body, "# EOF\n");
         ctype = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     } else if (strcmp(path, "/slow") == 0) {
-        series(&body, p, 0);
+        series(&body, p, 0, 0);
         *delay = 1;
     } else if (strcmp(path, "/500") == 0) {
         status = "500 Internal Server Error";
@@ -108,7 +110,7 @@ static void respond(struct port *p, const char *path, struct buf *out, int *dela
         buf_printf(&body, "ok_metric 1\nok_metric2 2\nbroken{ 3\n");
     } else if (strcmp(path, "/vanish") == 0) {
         p->vanish_scrapes++;
-        series(&body, p, p->vanish_scrapes <= vanish_after);
+        series(&body, p, p->vanish_scrapes <= vanish_after, 0);
     } else {
         status = "404 Not Found";
         buf_printf(&body, "not found\n");
