@@ -1474,21 +1474,22 @@ static void scrape_start(struct target *t)
     t->start_ns = uv_hrtime();
     const char *file = j->basic_auth_password_file ? j->basic_auth_password_file
                                                    : j->bearer_token_file;
+    char err[300];
     int rc = file ? read_secret(t, file) : 0;
-    if (rc == 0 && j->basic_auth_password_file)
-        req.password = t->secret;
-    else if (rc == 0 && j->bearer_token_file)
-        req.bearer_token = t->secret;
-    if (rc == 0) {
+    if (rc) {
+        snprintf(err, sizeof err, "cannot read %s: %s", file, strerror(-rc));
+    } else {
+        if (j->basic_auth_password_file)
+            req.password = t->secret;
+        else if (j->bearer_token_file)
+            req.bearer_token = t->secret;
         t->in_flight = 1;
         rc = m->io.start(m->io.ctx, &req, on_done, t, &t->req_id);
         if (rc == 0)
             return;
         t->in_flight = 0;
+        snprintf(err, sizeof err, "cannot start the request: %s", strerror(-rc));
     }
-    char err[300];
-    snprintf(err, sizeof err, "%s%s: %s", file && t->in_flight == 0 ? "cannot read " : "",
-             file ? file : "cannot start the request", strerror(-rc));
     t->iter++;
     fail(t, 0);
     finish(t, SCRAPE_HTTP_ERROR, err, 0);

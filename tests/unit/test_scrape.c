@@ -576,6 +576,22 @@ static void collect_offsets(const struct scrape_target_info *t, void *arg)
         o->v[o->n++] = t->offset_ms;
 }
 
+static void test_missing_token_file(void **state)
+{
+    (void)state;
+    struct fx *f = fx_open("scrape_configs:\n"
+                           "  - job_name: app\n"
+                           "    bearer_token_file: /nonexistent/vigil-token\n"
+                           "    static_configs:\n"
+                           "      - targets: ['a:1']\n");
+    scrape(f, T0);
+    assert_int_equal(f->nreq, 0);
+    assert_int_equal(get(f, T0, "up", APP, NULL), 0);
+    assert_string_equal(info(f).last_error,
+                        "cannot read /nonexistent/vigil-token: No such file or directory");
+    fx_close(f);
+}
+
 static void test_offsets(void **state)
 {
     (void)state;
@@ -740,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_metric_relabel_and_limits),
         cmocka_unit_test(test_label_limits),
         cmocka_unit_test(test_request),
+        cmocka_unit_test(test_missing_token_file),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_file_sd_groups),
         cmocka_unit_test(test_targets_json),
