@@ -106,17 +106,6 @@ static int add_target(struct file_sd_group *g, const char *s, size_t len)
     return 0;
 }
 
-static int valid_label_name(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-        return 0;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
 /* Sets name=value, replacing an earlier value. @return 0 or -ENOMEM. */
 static int set_label(struct file_sd_group *g, const char *name, const char *value, size_t vlen)
 {
@@ -149,7 +138,7 @@ static int set_label(struct file_sd_group *g, const char *name, const char *valu
 static int add_label(struct builder *b, struct file_sd_group *g, size_t index, size_t line,
                      size_t col, const char *name, const char *value, size_t vlen)
 {
-    if (!valid_label_name(name))
+    if (!tsdb_label_name_valid(name))
         return fail(b, line, col, "group %zu: invalid label name \"%.64s\"", index, name);
     if (!tsdb_utf8_valid(value, vlen) || memchr(value, 0, vlen))
         return fail(b, line, col, "group %zu: label %.64s: value is not valid UTF-8 text",

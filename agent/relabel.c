@@ -122,17 +122,6 @@ int relabel_action_parse(const char *s, enum relabel_action *a)
     return -EINVAL;
 }
 
-int relabel_label_name_valid(const char *s)
-{
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-        return 0;
-    for (s++; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
-              (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
 void relabel_rule_default(struct relabel_rule *r)
 {
     memset(r, 0, sizeof *r);
@@ -207,7 +196,7 @@ static int check(const struct relabel_rule *r, char *err, size_t errlen)
                        a == RELABEL_UPPERCASE || eq;
     int default_repl = strcmp(r->replacement, default_replacement) == 0;
     for (size_t i = 0; i < r->nsource; i++)
-        if (!relabel_label_name_valid(r->source_labels[i])) {
+        if (!tsdb_label_name_valid(r->source_labels[i])) {
             snprintf(err, errlen, "\"%s\" is not a valid label name in source_labels",
                      r->source_labels[i]);
             return -EINVAL;
@@ -221,9 +210,9 @@ static int check(const struct relabel_rule *r, char *err, size_t errlen)
                  name);
         return -EINVAL;
     }
-    int target_ok = a != RELABEL_REPLACE ? relabel_label_name_valid(r->target_label)
+    int target_ok = a != RELABEL_REPLACE ? tsdb_label_name_valid(r->target_label)
                     : strchr(r->target_label, '$') ? target_template_valid(r->target_label)
-                                                   : relabel_label_name_valid(r->target_label);
+                                                   : tsdb_label_name_valid(r->target_label);
     if (needs_target && !target_ok) {
         snprintf(err, errlen, "\"%s\" is invalid 'target_label' for %s action", r->target_label,
                  name);
@@ -538,7 +527,7 @@ static int replace(const struct relabel_rule *r, struct relabel_labels *ls, cons
     if (pcre2_match(r->re, (PCRE2_SPTR)val->p, val->len, 0, 0, r->re_data, NULL) < 0)
         return 0;
     int rc = expand(r, r->target_label, val->p, target);
-    if (rc || !relabel_label_name_valid(target->p))
+    if (rc || !tsdb_label_name_valid(target->p))
         return rc;
     rc = expand(r, r->replacement, val->p, value);
     return rc ? rc : relabel_labels_set(ls, target->p, value->p);

@@ -51,8 +51,7 @@ int relabel_rule_copy(struct relabel_rule *dst /* OUT */, const struct relabel_r
  * Prometheus. @return 0 and *a, or -EINVAL. */
 const char *relabel_action_name(enum relabel_action a);
 int relabel_action_parse(const char *s, enum relabel_action *a /* OUT */);
-/* 1 if s is a Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*. */
-int relabel_label_name_valid(const char *s);
+
 /* RFC 1321 MD5 of data[0..len) (hashmod uses its last 8 bytes). */
 void relabel_md5(const void *data, size_t len, unsigned char out[16] /* OUT */);
 

@@ -465,7 +465,7 @@ static void set_labels(struct config_walk *w, const yaml_node_t *n, const struct
         const char *name = kn ? scalar(w, kn, path, k->hint) : NULL;
         if (!name || !vn)
             continue;
-        if (k->kind == S_LABELS && !relabel_label_name_valid(name)) {
+        if (k->kind == S_LABELS && !tsdb_label_name_valid(name)) {
             config__error(w, kn, "\"%s\" is not a valid label name in %s", name, path);
             continue;
         }

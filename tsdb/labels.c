@@ -22,6 +22,11 @@ static int name_valid(const char *s, int allow_colon)
     return 1;
 }
 
+int tsdb_label_name_valid(const char *s)
+{
+    return name_valid(s, 0);
+}
+
 int tsdb_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;

@@ -57,6 +57,9 @@ struct tsdb_labels {
     const struct tsdb_label *v;
 };
 
+/* 1 if s is a valid label name, [a-zA-Z_][a-zA-Z0-9_]*. */
+int tsdb_label_name_valid(const char *s);
+
 /* 1 if s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
  * code points beyond U+10FFFF): what label values must be. */
 int tsdb_utf8_valid(const char *s, size_t len);
