@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strlit.h"
 #include "timefmt.h"
 
 struct parser {
@@ -61,127 +62,19 @@ static size_t scan_name(const struct parser *p, int colon)
     return n;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Writes code point cp as UTF-8 at d. @return bytes written. */
-static size_t put_utf8(char *d, uint32_t cp)
-{
-    if (cp < 0x80) {
-        d[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        d[0] = (char)(0xc0 | cp >> 6);
-        d[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        d[0] = (char)(0xe0 | cp >> 12);
-        d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        d[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    d[0] = (char)(0xf0 | cp >> 18);
-    d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    d[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* Decodes one Go escape sequence at p->pos (on the backslash) inside a
- * string quoted with q, appending its bytes at *d. */
-static int parse_escape(struct parser *p, char q, char **d)
-{
-    static const char simple[] = "a\ab\bf\fn\nr\rt\tv\v\\\\";
-    size_t at = p->pos;
-    char c = p->s[at + 1];
-    const char *hit = c ? strchr(simple, c) : NULL;
-
-    if (hit && (hit - simple) % 2 == 0) {
-        *(*d)++ = hit[1];
-        p->pos += 2;
-        return 0;
-    }
-    if ((c == '"' || c == '\'') && c == q) {
-        *(*d)++ = c;
-        p->pos += 2;
-        return 0;
-    }
-    if (c >= '0' && c <= '7') {
-        int v = 0;
-        for (int i = 1; i <= 3; i++) {
-            char o = p->s[at + i];
-            if (o < '0' || o > '7')
-                return fail(p, at, "three octal digits after '\\'");
-            v = v * 8 + (o - '0');
-        }
-        if (v > 255)
-            return fail(p, at, "an octal escape of at most \\377");
-        *(*d)++ = (char)v;
-        p->pos += 4;
-        return 0;
-    }
-    int digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
-    if (digits == 0)
-        return fail(p, at, "a valid escape sequence (\\a \\b \\f \\n \\r \\t \\v \\\\ \\%c "
-                           "\\xHH \\ooo \\uHHHH \\UHHHHHHHH)", q);
-    uint32_t v = 0;
-    for (int i = 0; i < digits; i++) {
-        int h = hex_val(p->s[at + 2 + i]);
-        if (h < 0)
-            return fail(p, at, "%d hex digits after \\%c", digits, c);
-        v = v * 16 + (uint32_t)h;
-    }
-    if (c == 'x') {
-        *(*d)++ = (char)v;
-    } else {
-        if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-            return fail(p, at, "a Unicode code point that is not a surrogate");
-        *d += put_utf8(*d, v);
-    }
-    p->pos += 2 + (size_t)digits;
-    return 0;
-}
-
 /* Parses a quoted string at p->pos into a new malloc'd string *out. */
 static int parse_string(struct parser *p, char **out)
 {
-    size_t start = p->pos;
-    char q = p->s[start];
-    if (q != '"' && q != '\'' && q != '`')
+    size_t start = p->pos, consumed, len;
+    struct strlit_error serr;
+    if (p->s[start] != '"' && p->s[start] != '\'' && p->s[start] != '`')
         return fail(p, start, "a quoted label value");
-    char *buf = malloc(strlen(p->s + start) + 1), *d = buf;
-    if (!buf)
-        return -ENOMEM;
-    p->pos++;
-    for (;;) {
-        char c = p->s[p->pos];
-        int rc = 0;
-        if (c == '\0' || (c == '\n' && q != '`'))
-            rc = fail(p, start, "a string closed by %c", q);
-        else if (c == q)
-            break;
-        else if (c == '\\' && q != '`')
-            rc = parse_escape(p, q, &d);
-        else
-            *d++ = c, p->pos++;
-        if (rc < 0) {
-            free(buf);
-            return rc;
-        }
-    }
-    p->pos++;
-    *d = '\0';
-    *out = buf;
+    int rc = strlit_unquote(p->s + start, &consumed, out, &len, &serr);
+    if (rc == -EINVAL)
+        return fail(p, start + serr.offset, "%s", serr.expected);
+    if (rc < 0)
+        return rc;
+    p->pos += consumed;
     return 0;
 }
 
