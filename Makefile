@@ -8,7 +8,7 @@
 # missing ones (apt-get update once, then apt-get install -y).
 DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
                libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev \
-               libcurl4-openssl-dev libjansson-dev \
+               libcurl4-openssl-dev libjansson-dev curl \
                prometheus-node-exporter openssl
 DEB_PACKAGES_BENCH = prometheus time curl
 DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
