@@ -5,7 +5,10 @@
  * calls recv_cb once per datagram (flag UV_UDP_MMSG_CHUNK), then once more
  * to hand the buffer back (UV_UDP_MMSG_FREE). The listener owns that buffer
  * for its lifetime and gives the same one to every read, so the free call
- * has nothing to do. TCP lines are at most STATSD_MAX_LINE bytes: a longer
+ * has nothing to do. When a read finds the socket drained, reading pauses
+ * for STATSD_UDP_PAUSE_MS: the kernel buffers the next datagrams and the
+ * following wakeup takes them in full batches, instead of the loop waking
+ * (and switching context) for every few datagrams under load. TCP lines are at most STATSD_MAX_LINE bytes: a longer
  * one is counted as too_long and skipped up to its newline. */
 #include "listen.h"
 
@@ -99,6 +102,16 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags);
+
+static void udp_resume(uv_timer_t *t)
+{
+    struct statsd_listener *l = t->data;
+    if (!l->closing && uv_udp_recv_start(&l->udp, udp_alloc, udp_recv) != 0)
+        vlog(VLOG_ERROR, "statsd udp cannot resume reading", NULL);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                      const struct sockaddr *addr, unsigned flags)
 {
     struct statsd_listener *l = h->data;
@@ -108,8 +121,11 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
         vlog(VLOG_WARN, "statsd udp read failed", "err=%s", uv_strerror((int)nread));
         return;
     }
-    if (nread == 0 && !addr)
-        return; /* nothing more to read */
+    if (nread == 0 && !addr) { /* drained: let the next datagrams gather */
+        if (!l->closing && uv_udp_recv_stop(h) == 0)
+            uv_timer_start(&l->udp_pause, udp_resume, STATSD_UDP_PAUSE_MS, 0);
+        return;
+    }
     l->stats.udp_packets++;
     statsd_listener_feed(l, buf->base, (size_t)nread, STATSD_UDP, timefmt_now_ms());
 }
@@ -142,6 +158,10 @@ int statsd_listener_udp(struct statsd_listener *l, const struct sockaddr *addr,
         return rc;
     l->udp_open = 1;
     l->udp.data = l;
+    if ((rc = uv_timer_init(l->loop, &l->udp_pause)) != 0)
+        return rc;
+    l->udp_pause_open = 1;
+    l->udp_pause.data = l;
     l->udp_family = addr->sa_family;
     if ((rc = uv_udp_bind(&l->udp, addr, 0)) != 0)
         return rc;
@@ -204,7 +224,8 @@ int statsd_udp_rcvbuf_errors(uint64_t *errors)
 
 static void maybe_done(struct statsd_listener *l)
 {
-    if (l->closing && !l->udp_open && !l->tcp_open && l->nconns == 0 && l->close_cb)
+    if (l->closing && !l->udp_open && !l->udp_pause_open && !l->tcp_open && l->nconns == 0 &&
+        l->close_cb)
         l->close_cb(l);
 }
 
@@ -312,6 +333,13 @@ static void udp_closed(uv_handle_t *h)
     maybe_done(l);
 }
 
+static void udp_pause_closed(uv_handle_t *h)
+{
+    struct statsd_listener *l = h->data;
+    l->udp_pause_open = 0;
+    maybe_done(l);
+}
+
 static void tcp_closed(uv_handle_t *h)
 {
     struct statsd_listener *l = h->data;
@@ -326,6 +354,8 @@ void statsd_listener_close(struct statsd_listener *l, void (*cb)(struct statsd_l
     for (struct statsd_tcp_conn *c = l->conns; c; c = c->next)
         if (!uv_is_closing((uv_handle_t *)&c->tcp))
             uv_close((uv_handle_t *)&c->tcp, conn_closed);
+    if (l->udp_pause_open)
+        uv_close((uv_handle_t *)&l->udp_pause, udp_pause_closed);
     if (l->udp_open)
         uv_close((uv_handle_t *)&l->udp, udp_closed);
     else

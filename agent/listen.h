@@ -15,6 +15,7 @@
 
 #define STATSD_TCP_MAX_CONNECTIONS 1024
 #define STATSD_UDP_BATCH 20          /* datagrams per recvmmsg (libuv's limit) */
+#define STATSD_UDP_PAUSE_MS 2        /* reading pauses this long once drained */
 
 enum statsd_proto { STATSD_UDP, STATSD_TCP };
 
@@ -33,7 +34,8 @@ struct statsd_listener {
     struct statsd_agg *agg;            /* not owned; may be swapped between reads */
     uv_udp_t udp;
     uv_tcp_t tcp;
-    int udp_open, tcp_open;            /* handles initialised, to close */
+    uv_timer_t udp_pause;              /* restarts reading after a pause */
+    int udp_open, udp_pause_open, tcp_open; /* handles initialised, to close */
     char *udp_buf;                     /* one recvmmsg batch */
     struct statsd_tcp_conn *conns;
     unsigned nconns;
