@@ -214,6 +214,8 @@ static const struct key storage_keys[] = {
     {"retention", K_DURATION, OFF(storage.retention_ms), 0, NULL, DUR_HINT ", or 0 to keep all"},
     {"retention_size", K_SIZE, OFF(storage.retention_bytes), 0, NULL, SIZE_HINT ", or 0"},
     {"out_of_order_window", K_DURATION, OFF(storage.ooo_window_ms), 0, NULL, DUR_HINT},
+    {"future_window", K_DURATION, OFF(storage.future_window_ms), 0, NULL,
+     DUR_HINT ", or 0 for no limit"},
     {"wal_fsync", K_FSYNC, OFF(storage.wal_fsync), 0, NULL, "one of always, interval, never"},
     {"wal_fsync_interval", K_DURATION, OFF(storage.wal_fsync_interval_ms), 1, NULL, DUR_HINT},
     {"wal_segment_size", K_SIZE, OFF(storage.wal_segment_bytes), 1 << 16, NULL,

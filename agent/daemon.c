@@ -184,6 +184,8 @@ static void collect_tsdb(struct vigild *d)
            (double)s.rejected_too_old, "reason", "too_old", NULL);
     sm_set(r, "vigil_tsdb_samples_rejected_total", SM_COUNTER, help_rej,
            (double)s.rejected_out_of_bounds, "reason", "out_of_bounds", NULL);
+    sm_set(r, "vigil_tsdb_samples_rejected_total", SM_COUNTER, help_rej,
+           (double)s.rejected_too_new, "reason", "too_new", NULL);
     sm_set(r, "vigil_tsdb_series_created_total", SM_COUNTER, "Series created.",
            (double)s.series_created, NULL);
     sm_set(r, "vigil_tsdb_series_rejected_total", SM_COUNTER,

@@ -97,9 +97,10 @@ static int open_store(const char *dir, int read_only, struct tsdb **db)
     o.read_only = read_only;
     if (!read_only) {
         /* backfill, like promtool: no WAL (rerun a failed import), any
-         * sample order within a series, no retention of old data */
+         * sample order within a series, any time, no retention */
         o.no_wal = 1;
         o.ooo_window_ms = INT64_MAX / 2;
+        o.future_window_ms = 0;
         o.retention_ms = 0;
     }
     int rc = tsdb_open(dir, &o, db, NULL);

@@ -24,6 +24,7 @@ void tsdb_options_default(struct tsdb_options *o)
         .retention_ms = 15 * 24 * 3600 * 1000LL,
         .retention_bytes = 0,
         .ooo_window_ms = 10 * 60 * 1000LL,
+        .future_window_ms = 3600 * 1000LL,
         .wal_fsync = TSDB_FSYNC_INTERVAL,
         .wal_fsync_interval_ms = 1000,
         .wal_segment_bytes = 64u << 20,
@@ -38,6 +39,21 @@ static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Timestamps the store takes at all: far from int64's ends, so time
+ * arithmetic (block ranges, windows) cannot overflow. */
+#define TS_LIMIT (INT64_C(1) << 62)
+
+/* Sets the newest timestamp appends may carry until the next commit. */
+static void update_max_valid(struct tsdb *db)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t w = db->opts.future_window_ms;
+    db->max_valid = w > 0 && w < TS_LIMIT
+                        ? (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + w
+                        : TS_LIMIT;
 }
 
 /* ---- blocks ------------------------------------------------------------ */
@@ -275,6 +291,7 @@ int tsdb_open(const char *dir, const struct tsdb_options *opts, struct tsdb **ou
             goto fail;
         }
     }
+    update_max_valid(db);
     if ((rc = blocks_load(db, rep)))
         goto fail;
     if (!db->opts.no_wal && (rc = wal_open_replay(db, rep)))
@@ -359,12 +376,17 @@ int tsdb_append(struct tsdb *db, tsdb_ref ref, int64_t ts, double value)
     struct tsdb__series *s = ref < db->nseries ? tsdb__head_series(db, ref) : NULL;
     if (!s)
         return TSDB_E_BAD_REF;
-    if (ts < db->min_valid) {
+    if (ts < db->min_valid || ts < -TS_LIMIT || ts > TS_LIMIT) {
         db->st.rejected_out_of_bounds++;
         return TSDB_E_OUT_OF_BOUNDS;
     }
-    if (s->pend_maxt != INT64_MIN && ts < s->pend_maxt &&
-        s->pend_maxt - ts > db->opts.ooo_window_ms) {
+    if (ts > db->max_valid) {
+        db->st.rejected_too_new++;
+        return TSDB_E_TOO_NEW;
+    }
+    /* both sides within +-2^62, the window clamped: no overflow */
+    int64_t window = db->opts.ooo_window_ms < TS_LIMIT ? db->opts.ooo_window_ms : TS_LIMIT;
+    if (s->pend_maxt != INT64_MIN && ts < s->pend_maxt - window) {
         db->st.rejected_too_old++;
         return TSDB_E_TOO_OLD;
     }
@@ -389,6 +411,7 @@ int tsdb_append(struct tsdb *db, tsdb_ref ref, int64_t ts, double value)
 
 int tsdb_commit(struct tsdb *db)
 {
+    update_max_valid(db);
     int rc = db->wal ? tsdb__wal_commit(db->wal) : 0;
     if (rc) {
         /* not durable, so not applied: forget the batch */

@@ -549,36 +549,79 @@ void tsdb__grave_add(struct tsdb *db, void (*fn)(void *, void *), void *p, void 
     db->grave_last = g;
 }
 
-/* Frees history nodes older than the newest one a snapshot at min_seq
- * stops at; no open snapshot walks past that node. */
-static int history_prune(struct tsdb__series *s, uint64_t min_seq, int snaps)
+static void node_free(void *p, void *unused)
 {
-    struct tsdb__state_node *_Atomic *link = &s->history;
-    if (snaps && atomic_load(&s->seq) > min_seq) {
-        struct tsdb__state_node *n = atomic_load(link);
-        while (n && n->st.seq > min_seq)
-            n = atomic_load(&n->older);
-        if (!n)
-            return 1;
-        link = &n->older;
+    (void)unused;
+    free(p);
+}
+
+/* 1 if some seq in the ascending snaps[0..n) lies in [lo, hi). */
+static int any_in(const uint64_t *snaps, size_t n, uint64_t lo, uint64_t hi)
+{
+    size_t a = 0, b = n;
+    while (a < b) { /* first snaps[i] >= lo */
+        size_t m = a + (b - a) / 2;
+        if (snaps[m] < lo)
+            a = m + 1;
+        else
+            b = m;
     }
-    struct tsdb__state_node *n = atomic_exchange(link, NULL);
-    while (n) {
-        struct tsdb__state_node *older = atomic_load(&n->older);
-        free(n);
-        n = older;
+    return a < n && snaps[a] < hi;
+}
+
+/* Unlinks the history nodes of s that no open snapshot (ascending seqs
+ * snaps[0..n)) stops at: snapshot S reads the newest state with seq <= S,
+ * so a node is needed only if some S lies in [node.seq, seq of the next
+ * newer state). A reader may be passing an unlinked node on its way to an
+ * older one: with snapshots open, nodes go to the graveyard.
+ * @return 1 if s still has history. */
+static int history_prune(struct tsdb *db, struct tsdb__series *s, const uint64_t *snaps,
+                         size_t n)
+{
+    uint64_t newer = atomic_load(&s->seq);
+    struct tsdb__state_node *_Atomic *link = &s->history;
+    struct tsdb__state_node *node;
+    while ((node = atomic_load(link))) {
+        uint64_t lo = node->st.seq;
+        if (n && any_in(snaps, n, lo, newer)) {
+            link = &node->older;
+        } else {
+            atomic_store(link, atomic_load(&node->older));
+            if (n)
+                tsdb__grave_add(db, node_free, node, NULL);
+            else
+                free(node);
+        }
+        newer = lo;
     }
     return atomic_load(&s->history) != NULL;
 }
 
 void tsdb__head_gc(struct tsdb *db)
 {
+    uint64_t stack[64], *snaps = stack;
+    size_t n = 0, cap = 64;
+    int complete = 1;
     pthread_mutex_lock(&db->snap_mu);
-    int snaps = db->snap_oldest != NULL;
-    uint64_t min_seq = snaps ? db->snap_oldest->seq : UINT64_MAX;
+    for (struct tsdb_snapshot *sn = db->snap_oldest; sn; sn = sn->newer) {
+        if (n == cap) {
+            uint64_t *ns = malloc(2 * cap * sizeof *ns);
+            if (!ns) {
+                complete = 0; /* ENOMEM: prune nothing this time */
+                break;
+            }
+            memcpy(ns, snaps, n * sizeof *ns);
+            if (snaps != stack)
+                free(snaps);
+            snaps = ns;
+            cap *= 2;
+        }
+        snaps[n++] = sn->seq;
+    }
     pthread_mutex_unlock(&db->snap_mu);
+    uint64_t min_seq = n ? snaps[0] : UINT64_MAX;
 
-    while (db->grave_first && (!snaps || db->grave_first->seq <= min_seq)) {
+    while (db->grave_first && (!n || db->grave_first->seq <= min_seq)) {
         struct tsdb__grave *g = db->grave_first;
         db->grave_first = g->next;
         if (!db->grave_first)
@@ -589,12 +632,14 @@ void tsdb__head_gc(struct tsdb *db)
     size_t keep = 0;
     for (size_t i = 0; i < db->nhist; i++) {
         struct tsdb__series *s = db->hist[i];
-        if (history_prune(s, min_seq, snaps))
+        if (!complete || history_prune(db, s, snaps, n))
             db->hist[keep++] = s;
         else
             s->has_history = 0;
     }
     db->nhist = keep;
+    if (snaps != stack)
+        free(snaps);
 }
 
 /* ---- truncation after a block cut --------------------------------------- */
@@ -787,13 +832,44 @@ static void series_truncate(struct tsdb *db, struct tsdb__series *s, int64_t t)
     }
 }
 
+/* Timestamp of the oldest sample s still has in the head, or INT64_MAX. */
+static int64_t series_mint(const struct tsdb__series *s)
+{
+    int64_t mint = INT64_MAX;
+    for (uint32_t i = 0; i < s->w_ooo_len; i++)
+        if (s->w_ooo->ts[i] < mint)
+            mint = s->w_ooo->ts[i];
+    if (s->w_count == s->w_first)
+        return mint;
+    const struct tsdb__chunk *c = atomic_load(&((struct tsdb__series *)s)->newest);
+    while (c && c->first_index > s->w_first)
+        c = chunk_prev(c);
+    if (!c)
+        return mint;
+    uint32_t n = s->w_first - c->first_index + 1;
+    uint32_t cap = c->packed && c->packed_n > n ? c->packed_n : n;
+    int64_t *ts = malloc(cap * sizeof *ts);
+    double *v = malloc(cap * sizeof *v);
+    if (ts && v && chunk_read(c, n, ts, v) == (int)n && ts[n - 1] < mint)
+        mint = ts[n - 1];
+    else if (!ts || !v)
+        mint = c->mint < mint ? c->mint : mint; /* a lower bound will do */
+    free(ts);
+    free(v);
+    return mint;
+}
+
 void tsdb__head_truncate(struct tsdb *db, int64_t t)
 {
+    int64_t mint = INT64_MAX;
     for (uint32_t r = 0; r < db->nseries; r++) {
         struct tsdb__series *s = tsdb__head_series(db, r);
         if (!s || (s->w_count == s->w_first && !s->w_ooo_len))
             continue;
         series_truncate(db, s, t);
+        int64_t m = series_mint(s);
+        if (m < mint)
+            mint = m;
         if (!s->touched) {
             if (db->ntouched == db->captouched) {
                 size_t ncap = db->captouched ? db->captouched * 2 : 256;
@@ -810,9 +886,9 @@ void tsdb__head_truncate(struct tsdb *db, int64_t t)
     tsdb__head_publish(db);
     if (t > db->min_valid)
         db->min_valid = t;
-    if (db->head_mint < t)
-        db->head_mint = t <= db->head_maxt ? t : INT64_MAX;
-    if (db->head_mint == INT64_MAX)
+    /* the oldest remaining sample, so the next cut skips empty ranges */
+    db->head_mint = mint;
+    if (mint == INT64_MAX)
         db->head_maxt = INT64_MIN;
 }
 

@@ -34,7 +34,8 @@ int tsdb_is_stale(double v);
     X(TSDB_E_CORRUPT, -10010, "data corrupt")                                  \
     X(TSDB_E_BAD_REGEX, -10011, "invalid regular expression")                  \
     X(TSDB_E_LOCKED, -10012, "data directory is in use by another process")    \
-    X(TSDB_E_BAD_REF, -10013, "unknown series reference")
+    X(TSDB_E_BAD_REF, -10013, "unknown series reference")                      \
+    X(TSDB_E_TOO_NEW, -10014, "sample too far in the future")
 
 enum tsdb_error {
 #define TSDB_ERROR_ENUM(name, code, text) name = code,
@@ -80,6 +81,8 @@ struct tsdb_options {
     int64_t retention_ms;          /* delete blocks older than this: 15d; 0 = keep */
     uint64_t retention_bytes;      /* cap on blocks + WAL bytes; 0 = none */
     int64_t ooo_window_ms;         /* accept samples this far behind: 10m */
+    int64_t future_window_ms;      /* reject samples more than this ahead of
+                                      the wall clock: 1h; 0 = no limit */
     enum tsdb_fsync wal_fsync;     /* TSDB_FSYNC_INTERVAL */
     int64_t wal_fsync_interval_ms; /* 1000 */
     uint64_t wal_segment_bytes;    /* 64 MiB */
@@ -135,8 +138,10 @@ int tsdb_series_ref(struct tsdb *db, const struct tsdb_labels *labels,
 /* Adds one sample to the pending batch. It is visible to readers and
  * durable after the next tsdb_commit returns.
  * Samples older than (newest sample of the series - ooo_window_ms) return
- * TSDB_E_TOO_OLD; samples older than the newest block's end return
- * TSDB_E_OUT_OF_BOUNDS. A second sample with the same timestamp replaces
+ * TSDB_E_TOO_OLD; samples older than the newest block's end, or outside
+ * +-2^62 ms, return TSDB_E_OUT_OF_BOUNDS; samples more than
+ * future_window_ms ahead of the wall clock (read at the last commit) return
+ * TSDB_E_TOO_NEW. A second sample with the same timestamp replaces
  * the first (last write wins). */
 int tsdb_append(struct tsdb *db, tsdb_ref ref, int64_t ts_ms, double value);
 
@@ -230,6 +235,7 @@ struct tsdb_stats {
     uint64_t samples_ooo;          /* accepted out of order */
     uint64_t rejected_too_old;
     uint64_t rejected_out_of_bounds;
+    uint64_t rejected_too_new;
     uint64_t series_created;
     uint64_t series_rejected;      /* invalid labels or limits */
     uint64_t compactions;

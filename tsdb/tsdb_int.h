@@ -392,6 +392,8 @@ struct tsdb {
 
     /* writer's view of the head */
     int64_t min_valid;                     /* older samples are out of bounds */
+    int64_t max_valid;                     /* newer ones are too new (wall clock
+                                              + future window, set at commit) */
     int64_t head_mint, head_maxt;
     uint32_t block_seq;                    /* for block names */
     struct tsdb_stats st;

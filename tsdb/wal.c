@@ -985,6 +985,9 @@ int tsdb__wal_checkpoint(struct tsdb__wal *w, uint32_t before_seg,
         unlinkat(w->dirfd, tmp, 0);
         return err;
     }
+    /* the rename must be durable before what it replaces is deleted */
+    if ((err = sync_dir(w)) < 0)
+        return err;
     /* the new checkpoint is in place: the rest is cleanup */
     w->total_size += cp.size;
     if (w->cp == before_seg)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tsdb.h"
@@ -428,6 +429,43 @@ static void test_snapshot_isolation(void **state)
     rmdir_all(dir);
 }
 
+/* Timestamps far from now: the future is bounded by the wall clock, int64's
+ * ends are refused, and a sample from 1970 next to today's does not make a
+ * block cut walk 28,000 empty 2 h ranges. */
+static void test_time_bounds(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct tsdb *db = open_db(dir, NULL);
+    tsdb_ref a = ref_of(db, "t", NULL, NULL), b = ref_of(db, "old", NULL, NULL);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    assert_int_equal(tsdb_append(db, a, now + 2 * HOUR, 1), TSDB_E_TOO_NEW);
+    assert_int_equal(tsdb_append(db, a, INT64_MAX, 1), TSDB_E_OUT_OF_BOUNDS);
+    assert_int_equal(tsdb_append(db, a, INT64_MIN, 1), TSDB_E_OUT_OF_BOUNDS);
+    assert_int_equal(tsdb_append(db, a, now - 4 * HOUR, 1), 0);
+    assert_int_equal(tsdb_append(db, a, now, 2), 0);
+    assert_int_equal(tsdb_append(db, b, 1000, 3), 0);
+    assert_int_equal(tsdb_commit(db), 0);
+    struct tsdb_stats st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.rejected_too_new, 1);
+    assert_int_equal(st.rejected_out_of_bounds, 2);
+    time_t t0 = time(NULL);
+    assert_int_equal(tsdb_maintain(db, 0), 0);
+    assert_true(time(NULL) - t0 < 5);
+    /* blocks only where there was data: 1970 (then deleted by the 15 d
+     * retention, counted from the newest sample) and four hours ago */
+    tsdb_stats(db, &st);
+    assert_int_equal(st.blocks_deleted, 1);
+    assert_true(count_blocks(dir) <= 2);
+    int64_t ts[4];
+    double v[4];
+    assert_int_equal(read_series(db, "old", NULL, NULL, 0, INT64_MAX, ts, v, 4), 0);
+    assert_int_equal(read_series(db, "t", NULL, NULL, 0, INT64_MAX, ts, v, 4), 2);
+    assert_int_equal(tsdb_close(db), 0);
+    rmdir_all(dir);
+}
+
 static void test_lock(void **state)
 {
     (void)state;
@@ -453,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_blocks_compaction_and_queries),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_snapshot_isolation),
+        cmocka_unit_test(test_time_bounds),
         cmocka_unit_test(test_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
