@@ -8,7 +8,14 @@
  * more than HTTP_MAX_PENDING_OUTPUT bytes wait to be sent, so a client that
  * pipelines without reading cannot grow memory without bound. Closing after
  * a final response goes through uv_shutdown so the response is not lost to
- * a reset when unread request bytes remain. */
+ * a reset when unread request bytes remain.
+ *
+ * A deferred response (http_defer) pauses the parser after its request:
+ * bytes already received wait in s->unread, the connection stops reading,
+ * and http_deferred_finish appends the response, resumes the parser on the
+ * waiting bytes and tells the connection to write (s->on_output). A
+ * connection that closes first detaches the handle, which then only frees
+ * itself. */
 #include "http.h"
 
 #include <errno.h>
@@ -108,6 +115,12 @@ static const struct http_route *find_route(const struct http_router *r, const ch
 
 /* ---- responses ----------------------------------------------------------- */
 
+struct http_deferred {
+    struct http_session *s;    /* NULL once the connection is gone */
+    const char *handler;
+    int head_only;
+};
+
 static const char *status_text(int code)
 {
     switch (code) {
@@ -117,6 +130,7 @@ static const char *status_text(int code)
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -190,11 +204,53 @@ static void dispatch(struct http_session *s)
     }
     struct http_request req = {(enum http_method)s->parser.method, path, query,
                                s->content_type, s->body.p ? s->body.p : "", s->body.len};
-    struct http_response res = {200, "text/plain; charset=utf-8", {0}};
+    struct http_response res = {200, "text/plain; charset=utf-8", {0}, s};
     rt->fn(&req, &res, rt->arg);
+    if (s->deferred) {
+        s->deferred->handler = rt->path;
+        s->deferred->head_only = s->parser.method == HTTP_HEAD;
+        http_buf_free(&res.body);
+        return;
+    }
     count(s->router, rt->path, res.status);
     respond(s, &res, s->parser.method == HTTP_HEAD, 0);
     http_buf_free(&res.body);
+}
+
+/* ---- deferred responses -------------------------------------------------- */
+
+struct http_deferred *http_defer(struct http_response *res)
+{
+    struct http_session *s = res->session;
+    struct http_deferred *d;
+    if (!s || s->deferred || !(d = calloc(1, sizeof *d)))
+        return NULL;
+    d->s = s;
+    d->handler = "other";
+    s->deferred = d;
+    return d;
+}
+
+void http_deferred_finish(struct http_deferred *d, const struct http_response *res)
+{
+    struct http_session *s = d->s;
+    if (!s) {
+        free(d);
+        return;
+    }
+    count(s->router, d->handler, res->status);
+    respond(s, res, d->head_only, 0);
+    s->deferred = NULL;
+    free(d);
+    if (!s->closing) {
+        struct http_buf unread = s->unread;
+        memset(&s->unread, 0, sizeof s->unread);
+        http_parser_pause(&s->parser, 0);
+        http_session_feed(s, unread.p, unread.len);
+        http_buf_free(&unread);
+    }
+    if (s->on_output)
+        s->on_output(s, s->on_output_arg);
 }
 
 /* ---- the session: http_parser callbacks ---------------------------------- */
@@ -289,7 +345,7 @@ static int on_message_complete(http_parser *p)
     if (!http_should_keep_alive(p) || p->upgrade)
         s->closing = 1;
     dispatch(s);
-    if (s->closing)
+    if (s->closing || s->deferred)
         http_parser_pause(p, 1);
     return 0;
 }
@@ -314,6 +370,10 @@ void http_session_init(struct http_session *s, struct http_router *r)
 
 void http_session_free(struct http_session *s)
 {
+    if (s->deferred)
+        s->deferred->s = NULL;
+    s->deferred = NULL;
+    http_buf_free(&s->unread);
     http_buf_free(&s->out);
     http_buf_free(&s->url);
     http_buf_free(&s->body);
@@ -323,10 +383,20 @@ void http_session_feed(struct http_session *s, const char *data, size_t len)
 {
     if (s->closing || len == 0)
         return;
+    if (s->deferred) {
+        if (http_buf_append(&s->unread, data, len) != 0)
+            s->closing = 1;
+        return;
+    }
     size_t done = http_parser_execute(&s->parser, &settings, data, len);
     enum http_errno err = HTTP_PARSER_ERRNO(&s->parser);
     if (s->closing)
         return; /* paused after a final request, or an upgrade */
+    if (s->deferred) { /* paused after a deferred request */
+        if (done < len && http_buf_append(&s->unread, data + done, len - done) != 0)
+            s->closing = 1;
+        return;
+    }
     if (err == HPE_OK && done == len)
         return;
     s->closing = 1;
@@ -421,6 +491,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void conn_settle(struct http_conn *c)
 {
+    if (c->s.deferred)
+        return; /* reading resumes when the response is finished */
     if (c->s.closing) {
         if (c->pending == 0 && !c->shutting_down) {
             c->shutting_down = 1;
@@ -457,7 +529,8 @@ static void conn_flush(struct http_conn *c)
             return;
         }
     }
-    if (c->reading && (c->s.closing || c->pending >= HTTP_MAX_PENDING_OUTPUT)) {
+    if (c->reading &&
+        (c->s.closing || c->s.deferred || c->pending >= HTTP_MAX_PENDING_OUTPUT)) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = 0;
     }
@@ -466,7 +539,17 @@ static void conn_flush(struct http_conn *c)
 
 static void on_idle(uv_timer_t *t)
 {
-    conn_close(t->data);
+    struct http_conn *c = t->data;
+    if (!c->s.deferred) /* a slow answer is not an idle client */
+        conn_close(c);
+}
+
+static void on_session_output(struct http_session *s, void *arg)
+{
+    (void)s;
+    struct http_conn *c = arg;
+    if (!c->closing)
+        conn_flush(c);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -491,6 +574,8 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     c->srv = srv;
     http_session_init(&c->s, srv->router);
+    c->s.on_output = on_session_output;
+    c->s.on_output_arg = c;
     uv_tcp_init(srv->loop, &c->tcp);
     uv_timer_init(srv->loop, &c->idle);
     c->tcp.data = c->idle.data = c;

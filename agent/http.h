@@ -3,7 +3,8 @@
  * counted per handler and status code), a session that turns request bytes
  * into response bytes with no socket (keep-alive, pipelining, limits; what
  * the unit tests and the fuzz target drive), and the TCP server. Handlers
- * run synchronously on the loop thread and must not block. */
+ * run on the loop thread and must not block: one that needs time (a query)
+ * defers its response with http_defer and finishes it later. */
 #ifndef VIGIL_HTTP_H
 #define VIGIL_HTTP_H
 
@@ -42,18 +43,35 @@ struct http_request {
     size_t body_len;
 };
 
+struct http_session;
+
 /* What a handler fills. status defaults to 200 and content_type to
- * text/plain; the body is appended to body. */
+ * text/plain; the body is appended to body. session is set by the server
+ * (for http_defer). */
 struct http_response {
     int status;
     const char *content_type;
     struct http_buf body;
+    struct http_session *session;
 };
 
 typedef void (*http_handler_fn)(const struct http_request *req, struct http_response *res,
                                 void *arg);
 
 #define HTTP_METHOD_BIT(m) (1u << (m))
+
+/* Asynchronous responses. A handler calls http_defer(res) and returns;
+ * res is then ignored. The session answers nothing more (pipelined requests
+ * wait, the connection stops reading) until http_deferred_finish is called
+ * on the loop thread with the response, which it sends in order. If the
+ * connection closed meanwhile the response is dropped; finish must still be
+ * called exactly once to free the handle. @return the handle, or NULL on
+ * ENOMEM (the handler then answers synchronously, e.g. with a 500). */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_response *res);
+/* Sends res (taking nothing from it: the caller frees res->body) and frees
+ * the handle. */
+void http_deferred_finish(struct http_deferred *dfr, const struct http_response *res);
 
 struct http_route {
     const char *path;          /* exact, or a prefix when it ends in '*' */
@@ -97,13 +115,19 @@ struct http_session {
     int in_value, is_content_type;
     int error_status;          /* a limit was hit: answer this and close */
     int closing;               /* no more requests: close after out is sent */
+    struct http_deferred *deferred; /* a response is pending: parser paused */
+    struct http_buf unread;    /* bytes received while a response was pending */
+    /* Called after a deferred response was appended to out. */
+    void (*on_output)(struct http_session *s, void *arg);
+    void *on_output_arg;
 };
 
 void http_session_init(struct http_session *s /* OUT */, struct http_router *r);
 void http_session_free(struct http_session *s);
 
 /* Feeds received bytes: every complete request is answered, in order, by
- * appending its response to s->out. After a request asking to close, a
+ * appending its response to s->out (bytes after a deferred request are kept
+ * in s->unread and fed when it finishes). After a request asking to close, a
  * parse error (400), oversized headers (431) or body (413), s->closing is
  * set and further bytes are ignored. */
 void http_session_feed(struct http_session *s, const char *data, size_t len);
