@@ -111,7 +111,7 @@ static void put_number(struct out *o, double v)
     if (isnan(v)) {
         puts_(o, "NaN");
     } else if (isinf(v)) {
-        puts_(o, v > 0 ? "+Inf" : "-Inf");
+        puts_(o, v > 0 ? "Inf" : "-Inf"); /* "+Inf ^ x" would read as +(Inf ^ x) */
     } else if (v == floor(v) && fabs(v) < 1e15) {
         putf(o, "%.0f", v);
     } else {
