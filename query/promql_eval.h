@@ -60,6 +60,12 @@ struct promql_result {
     char *str;
     struct promql_series *series;
     size_t nseries;
+    /* Annotations, Prometheus' wording: "PromQL warning: ... (1:5)" and
+     * "PromQL info: ... (1:5)". */
+    char **warnings;
+    size_t nwarnings;
+    char **infos;
+    size_t ninfos;
 };
 void promql_result_free(struct promql_result *r);
 

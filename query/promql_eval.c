@@ -1,0 +1,1055 @@
+/* promql_eval.c — the evaluator's core: the query arena, label sets, data
+ * fetched once per selector, instant and range selectors with staleness,
+ * offset and @, subqueries, and the instant and range query entry points.
+ * Operators, aggregations and functions live in promql_binop.c,
+ * promql_agg.c and promql_funcs.c.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "promql_eval_int.h"
+
+#define PE_BLOCK_BYTES (64 * 1024)
+#define PE_SUBQUERY_DEFAULT_STEP_MS 60000
+
+/* ---- arena ------------------------------------------------------------ */
+
+struct pe_block {
+    struct pe_block *next;
+    size_t size, used;
+    _Alignas(16) unsigned char data[];
+};
+
+static void arena_release(struct pe_arena *a, struct pe_mark m)
+{
+    while (a->head && a->head != m.block) {
+        struct pe_block *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
+    if (a->head)
+        a->head->used = m.used;
+}
+
+static struct pe_mark arena_mark(const struct pe_arena *a)
+{
+    struct pe_mark m = {a->head, a->head ? a->head->used : 0};
+    return m;
+}
+
+void *pe_alloc(struct pe_ctx *c, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    struct pe_block *b = c->arena.head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > PE_BLOCK_BYTES ? size : PE_BLOCK_BYTES;
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        b->size = cap;
+        b->used = 0;
+        b->next = c->arena.head;
+        c->arena.head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    memset(p, 0, size);
+    return p;
+}
+
+char *pe_strdup(struct pe_ctx *c, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = pe_alloc(c, n + 1);
+    memcpy(d, s, n + 1);
+    return d;
+}
+
+static char *pe_vprintf(struct pe_ctx *c, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = pe_alloc(c, (size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
+char *pe_printf(struct pe_ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = pe_vprintf(c, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+/* ---- errors, annotations, limits --------------------------------------- */
+
+void pe_fail(struct pe_ctx *c, enum promql_errkind kind, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+    va_end(ap);
+    c->err->kind = kind;
+    longjmp(c->jb, 1);
+}
+
+/* Adds "PREFIX: msg (line:col)" once to notes (malloc'd: notes outlive
+ * the arena). */
+static void note_add(struct pe_ctx *c, struct pe_notes *notes, const char *prefix,
+                     const struct promql_node *n, const char *fmt, va_list ap)
+{
+    char msg[600];
+    int len = snprintf(msg, sizeof(msg), "%s: ", prefix);
+    len += vsnprintf(msg + len, sizeof(msg) - (size_t)len, fmt, ap);
+    if (n && len < (int)sizeof(msg)) {
+        unsigned line = 1, col = 1;
+        for (size_t i = 0; i < n->pos.start && c->query[i]; i++) {
+            if (c->query[i] == '\n') {
+                line++;
+                col = 1;
+            } else {
+                col++;
+            }
+        }
+        snprintf(msg + len, sizeof(msg) - (size_t)len, " (%u:%u)", line, col);
+    }
+    for (size_t i = 0; i < notes->n; i++)
+        if (!strcmp(notes->v[i], msg))
+            return;
+    char **v = realloc(notes->v, (notes->n + 1) * sizeof(*v));
+    if (!v)
+        return;
+    notes->v = v;
+    if ((v[notes->n] = strdup(msg)))
+        notes->n++;
+}
+
+void pe_warn(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note_add(c, &c->warnings, "PromQL warning", n, fmt, ap);
+    va_end(ap);
+}
+
+void pe_info(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    note_add(c, &c->infos, "PromQL info", n, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void check_deadline(struct pe_ctx *c)
+{
+    if (c->deadline_ns && now_ns() > c->deadline_ns)
+        pe_fail(c, PROMQL_ERR_TIMEOUT, "query timed out in expression evaluation");
+}
+
+void pe_count_samples(struct pe_ctx *c, uint64_t n)
+{
+    c->samples += n;
+    if (c->opts.max_samples && c->samples > c->opts.max_samples)
+        pe_fail(c, PROMQL_ERR_TOO_MANY_SAMPLES,
+                "query processing would load too many samples into memory in query execution");
+}
+
+/* ---- label sets -------------------------------------------------------- */
+
+const char *pe_lset_get(const struct pe_lset *ls, const char *name)
+{
+    for (size_t i = 0; i < ls->n; i++)
+        if (!strcmp(ls->v[i].name, name))
+            return ls->v[i].value;
+    return "";
+}
+
+int pe_lset_cmp(const struct pe_lset *a, const struct pe_lset *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    for (size_t i = 0; i < n; i++) {
+        int r = strcmp(a->v[i].name, b->v[i].name);
+        if (r)
+            return r;
+        r = strcmp(a->v[i].value, b->v[i].value);
+        if (r)
+            return r;
+    }
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+struct pe_lset pe_lset_set(struct pe_ctx *c, struct pe_lset ls, const char *name,
+                           const char *value)
+{
+    struct pe_lset out = {0, pe_alloc(c, (ls.n + 1) * sizeof(struct tsdb_label))};
+    int done = 0;
+    for (size_t i = 0; i < ls.n; i++) {
+        int r = strcmp(ls.v[i].name, name);
+        if (!done && r >= 0) {
+            if (*value)
+                out.v[out.n++] = (struct tsdb_label){pe_strdup(c, name), pe_strdup(c, value)};
+            done = 1;
+            if (r == 0)
+                continue;
+        }
+        out.v[out.n++] = ls.v[i];
+    }
+    if (!done && *value)
+        out.v[out.n++] = (struct tsdb_label){pe_strdup(c, name), pe_strdup(c, value)};
+    return out;
+}
+
+struct pe_lset pe_lset_del(struct pe_ctx *c, struct pe_lset ls, const char *name)
+{
+    return pe_lset_set(c, ls, name, "");
+}
+
+static int names_has(const struct promql_labels *names, const char *s)
+{
+    for (size_t i = 0; names && i < names->n; i++)
+        if (!strcmp(names->names[i], s))
+            return 1;
+    return 0;
+}
+
+struct pe_lset pe_lset_filter(struct pe_ctx *c, struct pe_lset ls,
+                              const struct promql_labels *names, int keep)
+{
+    struct pe_lset out = {0, pe_alloc(c, (ls.n + 1) * sizeof(struct tsdb_label))};
+    for (size_t i = 0; i < ls.n; i++)
+        if (names_has(names, ls.v[i].name) == keep)
+            out.v[out.n++] = ls.v[i];
+    return out;
+}
+
+const char *pe_lset_key(struct pe_ctx *c, const struct pe_lset *ls,
+                        const struct promql_labels *names, int keep, int drop_metric,
+                        size_t *len)
+{
+    size_t cap = 1;
+    for (size_t i = 0; i < ls->n; i++)
+        cap += strlen(ls->v[i].name) + strlen(ls->v[i].value) + 2;
+    char *k = pe_alloc(c, cap), *p = k;
+    for (size_t i = 0; i < ls->n; i++) {
+        const char *nm = ls->v[i].name;
+        if (names_has(names, nm) != keep)
+            continue;
+        if (drop_metric && !strcmp(nm, "__name__"))
+            continue;
+        size_t a = strlen(nm), b = strlen(ls->v[i].value);
+        memcpy(p, nm, a);
+        p += a;
+        *p++ = '\xff';
+        memcpy(p, ls->v[i].value, b);
+        p += b;
+        *p++ = '\xfe';
+    }
+    *len = (size_t)(p - k);
+    return k;
+}
+
+static size_t json_quote(char *out, const char *s)
+{
+    size_t n = 0;
+    out[n++] = '"';
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch == '\n') {
+            out[n++] = '\\';
+            out[n++] = 'n';
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    out[n++] = '"';
+    return n;
+}
+
+char *pe_lset_str(struct pe_ctx *c, const struct pe_lset *ls)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < ls->n; i++)
+        cap += strlen(ls->v[i].name) + 2 * strlen(ls->v[i].value) + 6;
+    char *s = pe_alloc(c, cap);
+    size_t n = 0;
+    s[n++] = '{';
+    for (size_t i = 0; i < ls->n; i++) {
+        if (i) {
+            s[n++] = ',';
+            s[n++] = ' ';
+        }
+        size_t a = strlen(ls->v[i].name);
+        memcpy(s + n, ls->v[i].name, a);
+        n += a;
+        s[n++] = '=';
+        n += json_quote(s + n, ls->v[i].value);
+    }
+    s[n++] = '}';
+    s[n] = 0;
+    return s;
+}
+
+/* ---- hash map ---------------------------------------------------------- */
+
+static uint64_t hash_bytes(const char *k, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
+    return h;
+}
+
+void pe_map_init(struct pe_ctx *c, struct pe_map *m, size_t hint)
+{
+    size_t cap = 16;
+    while (cap < hint * 2)
+        cap *= 2;
+    m->cap = cap;
+    m->n = 0;
+    m->keys = pe_alloc(c, cap * sizeof(*m->keys));
+    m->lens = pe_alloc(c, cap * sizeof(*m->lens));
+    m->vals = pe_alloc(c, cap * sizeof(*m->vals));
+}
+
+int pe_map_get(const struct pe_map *m, const char *key, size_t len, size_t *val)
+{
+    size_t i = hash_bytes(key, len) & (m->cap - 1);
+    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        if (m->lens[i] == len && !memcmp(m->keys[i], key, len)) {
+            *val = m->vals[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void pe_map_put(struct pe_ctx *c, struct pe_map *m, const char *key, size_t len, size_t val)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        struct pe_map big;
+        pe_map_init(c, &big, m->cap);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i])
+                pe_map_put(c, &big, m->keys[i], m->lens[i], m->vals[i]);
+        *m = big;
+    }
+    size_t i = hash_bytes(key, len) & (m->cap - 1);
+    for (; m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        if (m->lens[i] == len && !memcmp(m->keys[i], key, len)) {
+            m->vals[i] = val;
+            return;
+        }
+    }
+    m->keys[i] = key[0] || len ? key : "";
+    if (!len)
+        m->keys[i] = "";
+    m->lens[i] = len;
+    m->vals[i] = val;
+    m->n++;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+static void *grow(struct pe_ctx *c, void *old, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *p = pe_alloc(c, ncap * elem);
+    if (old)
+        memcpy(p, old, n * elem);
+    *cap = ncap;
+    return p;
+}
+
+void pe_vec_push(struct pe_ctx *c, struct pe_vec *v, struct pe_sample s)
+{
+    v->v = grow(c, v->v, v->n, &v->cap, sizeof(*v->v));
+    v->v[v->n++] = s;
+}
+
+struct pe_series *pe_mat_push(struct pe_ctx *c, struct pe_mat *m, struct pe_lset ls)
+{
+    m->v = grow(c, m->v, m->n, &m->cap, sizeof(*m->v));
+    struct pe_series *s = &m->v[m->n++];
+    memset(s, 0, sizeof(*s));
+    s->ls = ls;
+    return s;
+}
+
+void pe_series_push(struct pe_ctx *c, struct pe_series *s, int64_t t, double v)
+{
+    s->p = grow(c, s->p, s->n, &s->cap, sizeof(*s->p));
+    s->p[s->n++] = (struct promql_point){t, v};
+}
+
+const struct promql_node *pe_unparen(const struct promql_node *n)
+{
+    while (n->kind == PROMQL_PAREN)
+        n = n->paren.expr;
+    return n;
+}
+
+static struct pe_lset finished_labels(struct pe_ctx *c, const struct pe_lset *ls, int drop_name)
+{
+    return drop_name ? pe_lset_del(c, *ls, "__name__") : *ls;
+}
+
+void pe_check_dups(struct pe_ctx *c, const struct pe_vec *v)
+{
+    if (v->n < 2)
+        return;
+    struct pe_map m;
+    pe_map_init(c, &m, v->n);
+    for (size_t i = 0; i < v->n; i++) {
+        struct pe_lset ls = finished_labels(c, &v->v[i].ls, v->v[i].drop_name);
+        size_t len, j;
+        const char *k = pe_lset_key(c, &ls, NULL, 0, 0, &len);
+        if (pe_map_get(&m, k, len, &j))
+            pe_fail(c, PROMQL_ERR_EXECUTION, "vector cannot contain metrics with the same labelset");
+        pe_map_put(c, &m, k, len, i);
+    }
+}
+
+/* ---- selectors ----------------------------------------------------------- */
+
+static int64_t at_time(const struct pe_ctx *c, const struct promql_modifiers *mod, int64_t t)
+{
+    switch (mod->at) {
+    case PROMQL_AT_NONE:
+        return t;
+    case PROMQL_AT_TIME:
+        return mod->at_ms;
+    case PROMQL_AT_START:
+        return c->start;
+    case PROMQL_AT_END:
+        return c->end;
+    }
+    return t;
+}
+
+/* Records the data range selector node vs needs when evaluated at times in
+ * [lo, hi], for a window of width ms before each reference time. */
+static void need(struct pe_ctx *c, const struct promql_node *vs, int64_t lo, int64_t hi,
+                 int64_t width)
+{
+    const struct promql_modifiers *mod = &vs->vs.mod;
+    if (mod->at != PROMQL_AT_NONE)
+        lo = hi = at_time(c, mod, lo);
+    int64_t mint = lo - mod->offset_ms - width, maxt = hi - mod->offset_ms;
+    for (size_t i = 0; i < c->nfetch; i++) {
+        struct pe_fetch *f = &c->fetch[i];
+        if (f->node == vs) {
+            if (mint < f->mint)
+                f->mint = mint;
+            if (maxt > f->maxt)
+                f->maxt = maxt;
+            return;
+        }
+    }
+    struct pe_fetch *f = pe_alloc(c, (c->nfetch + 1) * sizeof(*f));
+    if (c->nfetch)
+        memcpy(f, c->fetch, c->nfetch * sizeof(*f));
+    c->fetch = f;
+    f[c->nfetch++] = (struct pe_fetch){.node = vs, .mint = mint, .maxt = maxt};
+}
+
+/* Walks the tree and records what each selector needs for evaluation
+ * times in [lo, hi]. */
+static void plan(struct pe_ctx *c, const struct promql_node *n, int64_t lo, int64_t hi)
+{
+    switch (n->kind) {
+    case PROMQL_NUMBER:
+    case PROMQL_STRING:
+        return;
+    case PROMQL_VECTOR_SELECTOR:
+        need(c, n, lo, hi, c->opts.lookback_ms);
+        return;
+    case PROMQL_MATRIX_SELECTOR:
+        need(c, n->matrix.vs, lo, hi, n->matrix.range_ms);
+        return;
+    case PROMQL_SUBQUERY: {
+        const struct promql_modifiers *mod = &n->subquery.mod;
+        if (mod->at != PROMQL_AT_NONE)
+            lo = hi = at_time(c, mod, lo);
+        plan(c, n->subquery.expr, lo - mod->offset_ms - n->subquery.range_ms,
+             hi - mod->offset_ms);
+        return;
+    }
+    case PROMQL_PAREN:
+        plan(c, n->paren.expr, lo, hi);
+        return;
+    case PROMQL_UNARY:
+        plan(c, n->unary.expr, lo, hi);
+        return;
+    case PROMQL_BINARY:
+        plan(c, n->binary.lhs, lo, hi);
+        plan(c, n->binary.rhs, lo, hi);
+        return;
+    case PROMQL_AGGREGATE:
+        if (n->aggregate.param)
+            plan(c, n->aggregate.param, lo, hi);
+        plan(c, n->aggregate.expr, lo, hi);
+        return;
+    case PROMQL_CALL:
+        for (size_t i = 0; i < n->call.nargs; i++)
+            plan(c, n->call.args[i], lo, hi);
+        return;
+    }
+}
+
+static struct pe_lset copy_labels(struct pe_ctx *c, const struct tsdb_labels *l)
+{
+    struct pe_lset ls = {l->len, pe_alloc(c, (l->len + 1) * sizeof(struct tsdb_label))};
+    for (size_t i = 0; i < l->len; i++)
+        ls.v[i] = (struct tsdb_label){pe_strdup(c, l->v[i].name), pe_strdup(c, l->v[i].value)};
+    return ls;
+}
+
+static void load(struct pe_ctx *c, struct pe_fetch *f)
+{
+    const struct promql_node *vs = f->node;
+    struct tsdb_series_set *set;
+    int rc = tsdb_select(c->snap, vs->vs.matchers, vs->vs.n_matchers, f->mint, f->maxt, &set);
+    if (rc < 0)
+        pe_fail(c, PROMQL_ERR_EXECUTION, "expanding series: %s", tsdb_strerror(rc));
+    size_t n = tsdb_series_set_len(set);
+    for (size_t i = 0; i < n; i++) {
+        struct tsdb_iter *it;
+        if (tsdb_iter_open(set, i, &it) < 0)
+            continue;
+        struct pe_series *s = NULL;
+        int64_t ts;
+        double v;
+        while ((rc = tsdb_iter_next(it, &ts, &v)) == 1) {
+            if (ts < f->mint || ts > f->maxt)
+                continue;
+            if (!s)
+                s = pe_mat_push(c, &f->data, copy_labels(c, tsdb_series_set_labels(set, i)));
+            pe_series_push(c, s, ts, v);
+        }
+        tsdb_iter_free(it);
+        if (rc < 0) {
+            tsdb_series_set_free(set);
+            pe_fail(c, PROMQL_ERR_EXECUTION, "reading series: %s", tsdb_strerror(rc));
+        }
+    }
+    tsdb_series_set_free(set);
+    f->loaded = 1;
+}
+
+static struct pe_fetch *fetched(struct pe_ctx *c, const struct promql_node *vs)
+{
+    for (size_t i = 0; i < c->nfetch; i++)
+        if (c->fetch[i].node == vs)
+            return &c->fetch[i];
+    pe_fail(c, PROMQL_ERR_EXECUTION, "internal error: selector not planned");
+}
+
+/* Index of the first point with time > t. */
+static size_t upper_bound(const struct pe_series *s, int64_t t)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->p[mid].t <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_node *n,
+                                          int64_t t)
+{
+    struct pe_val out = {.type = PROMQL_TYPE_VECTOR};
+    struct pe_fetch *f = fetched(c, n);
+    int64_t ref = at_time(c, &n->vs.mod, t) - n->vs.mod.offset_ms;
+    for (size_t i = 0; i < f->data.n; i++) {
+        const struct pe_series *s = &f->data.v[i];
+        size_t j = upper_bound(s, ref);
+        if (j == 0)
+            continue;
+        const struct promql_point *p = &s->p[j - 1];
+        if (p->t <= ref - c->opts.lookback_ms || tsdb_is_stale(p->v))
+            continue;
+        pe_vec_push(c, &out.vec, (struct pe_sample){s->ls, p->t, p->v, 0});
+    }
+    pe_count_samples(c, out.vec.n);
+    return out;
+}
+
+static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_node *n,
+                                          int64_t t)
+{
+    struct pe_val out = {.type = PROMQL_TYPE_MATRIX};
+    const struct promql_node *vs = n->matrix.vs;
+    struct pe_fetch *f = fetched(c, vs);
+    int64_t ref = at_time(c, &vs->vs.mod, t) - vs->vs.mod.offset_ms;
+    for (size_t i = 0; i < f->data.n; i++) {
+        const struct pe_series *s = &f->data.v[i];
+        size_t hi = upper_bound(s, ref), lo = upper_bound(s, ref - n->matrix.range_ms);
+        struct pe_series *o = NULL;
+        for (size_t j = lo; j < hi; j++) {
+            if (tsdb_is_stale(s->p[j].v))
+                continue;
+            if (!o) {
+                o = pe_mat_push(c, &out.mat, s->ls);
+                o->p = pe_alloc(c, (hi - lo) * sizeof(*o->p));
+                o->cap = hi - lo;
+            }
+            o->p[o->n++] = s->p[j];
+        }
+        if (o)
+            pe_count_samples(c, o->n);
+    }
+    return out;
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    return pe_lset_cmp(&((const struct pe_series *)a)->ls, &((const struct pe_series *)b)->ls);
+}
+
+static struct pe_val eval_subquery(struct pe_ctx *c, const struct promql_node *n, int64_t t)
+{
+    struct pe_val out = {.type = PROMQL_TYPE_MATRIX};
+    int64_t step = n->subquery.step_ms ? n->subquery.step_ms : PE_SUBQUERY_DEFAULT_STEP_MS;
+    int64_t ref = at_time(c, &n->subquery.mod, t) - n->subquery.mod.offset_ms;
+    int64_t mint = ref - n->subquery.range_ms;
+    int64_t first = mint / step * step;
+    if (first <= mint)
+        first += step;
+    struct pe_map m;
+    pe_map_init(c, &m, 16);
+    for (int64_t ti = first; ti <= ref; ti += step) {
+        check_deadline(c);
+        struct pe_val v = pe_eval(c, n->subquery.expr, ti);
+        if (v.type == PROMQL_TYPE_SCALAR) {
+            struct pe_sample s = {.v = v.f};
+            v.type = PROMQL_TYPE_VECTOR;
+            memset(&v.vec, 0, sizeof(v.vec));
+            pe_vec_push(c, &v.vec, s);
+        }
+        for (size_t i = 0; i < v.vec.n; i++) {
+            const struct pe_sample *s = &v.vec.v[i];
+            size_t len, idx;
+            const char *k = pe_lset_key(c, &s->ls, NULL, 0, 0, &len);
+            if (!pe_map_get(&m, k, len, &idx)) {
+                idx = out.mat.n;
+                pe_mat_push(c, &out.mat, s->ls);
+                pe_map_put(c, &m, k, len, idx);
+            }
+            struct pe_series *o = &out.mat.v[idx];
+            o->drop_name |= s->drop_name;
+            pe_series_push(c, o, ti, s->v);
+        }
+    }
+    qsort(out.mat.v, out.mat.n, sizeof(*out.mat.v), cmp_series);
+    return out;
+}
+
+struct pe_val pe_eval(struct pe_ctx *c, const struct promql_node *n, int64_t t)
+{
+    struct pe_val v = {.type = PROMQL_TYPE_NONE};
+    switch (n->kind) {
+    case PROMQL_NUMBER:
+        v.type = PROMQL_TYPE_SCALAR;
+        v.f = n->number.value;
+        return v;
+    case PROMQL_STRING:
+        v.type = PROMQL_TYPE_STRING;
+        v.str = n->string.value;
+        return v;
+    case PROMQL_VECTOR_SELECTOR:
+        return eval_vector_selector(c, n, t);
+    case PROMQL_MATRIX_SELECTOR:
+        return eval_matrix_selector(c, n, t);
+    case PROMQL_SUBQUERY:
+        return eval_subquery(c, n, t);
+    case PROMQL_PAREN:
+        return pe_eval(c, n->paren.expr, t);
+    case PROMQL_UNARY:
+        v = pe_eval(c, n->unary.expr, t);
+        if (n->unary.op == PROMQL_OP_SUB) {
+            if (v.type == PROMQL_TYPE_SCALAR)
+                v.f = -v.f;
+            for (size_t i = 0; i < v.vec.n; i++) {
+                v.vec.v[i].v = -v.vec.v[i].v;
+                v.vec.v[i].drop_name = 1;
+            }
+        }
+        return v;
+    case PROMQL_BINARY:
+        return pe_binary(c, n, t);
+    case PROMQL_AGGREGATE:
+        return pe_aggregate(c, n, t);
+    case PROMQL_CALL:
+        return pe_call(c, n, t);
+    }
+    return v;
+}
+
+/* ---- results ------------------------------------------------------------ */
+
+const char *promql_errkind_name(enum promql_errkind k)
+{
+    switch (k) {
+    case PROMQL_ERR_NONE:
+        return "";
+    case PROMQL_ERR_BAD_DATA:
+        return "bad_data";
+    case PROMQL_ERR_EXECUTION:
+        return "execution";
+    case PROMQL_ERR_TIMEOUT:
+        return "timeout";
+    case PROMQL_ERR_TOO_MANY_SAMPLES:
+        return "execution";
+    }
+    return "execution";
+}
+
+void promql_engine_opts_default(struct promql_engine_opts *o)
+{
+    o->lookback_ms = 5 * 60 * 1000;
+    o->max_samples = 50000000;
+    o->timeout_ms = 2 * 60 * 1000;
+}
+
+static void series_free(struct promql_series *s)
+{
+    for (size_t i = 0; i < s->labels.len; i++) {
+        free((char *)s->labels.v[i].name);
+        free((char *)s->labels.v[i].value);
+    }
+    free((void *)s->labels.v);
+    free(s->points);
+}
+
+static void notes_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void promql_result_free(struct promql_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nseries; i++)
+        series_free(&r->series[i]);
+    free(r->series);
+    free(r->str);
+    notes_free(r->warnings, r->nwarnings);
+    notes_free(r->infos, r->ninfos);
+    free(r);
+}
+
+/* Output under construction: malloc'd, outlives the arena's steps. */
+struct pe_out {
+    struct promql_result *r;
+    size_t cap;
+    struct pe_map map; /* label key -> series index (range queries) */
+    struct pe_arena arena; /* of map */
+    int *drop_name;
+};
+
+static struct promql_series *out_add(struct pe_ctx *c, struct pe_out *o, const struct pe_lset *ls)
+{
+    struct promql_result *r = o->r;
+    if (r->nseries == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        struct promql_series *s = realloc(r->series, cap * sizeof(*s));
+        if (!s)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        r->series = s;
+        int *d = realloc(o->drop_name, cap * sizeof(*d));
+        if (!d)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        o->drop_name = d;
+        o->cap = cap;
+    }
+    struct promql_series *s = &r->series[r->nseries];
+    memset(s, 0, sizeof(*s));
+    struct tsdb_label *l = calloc(ls->n + 1, sizeof(*l));
+    if (!l)
+        pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+    s->labels.v = l;
+    o->drop_name[r->nseries] = 0;
+    r->nseries++;
+    for (size_t i = 0; i < ls->n; i++) {
+        l[i].name = strdup(ls->v[i].name);
+        l[i].value = strdup(ls->v[i].value);
+        s->labels.len = i + 1;
+        if (!l[i].name || !l[i].value)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+    }
+    return s;
+}
+
+static void out_point(struct pe_ctx *c, struct promql_series *s, size_t cap_hint, int64_t t,
+                      double v)
+{
+    if (!s->points) {
+        s->points = malloc((cap_hint ? cap_hint : 1) * sizeof(*s->points));
+        if (!s->points)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+    }
+    s->points[s->npoints++] = (struct promql_point){t, v};
+}
+
+static void out_notes(struct pe_ctx *c, struct promql_result *r)
+{
+    r->warnings = c->warnings.v;
+    r->nwarnings = c->warnings.n;
+    r->infos = c->infos.v;
+    r->ninfos = c->infos.n;
+    memset(&c->warnings, 0, sizeof(c->warnings));
+    memset(&c->infos, 0, sizeof(c->infos));
+}
+
+static void out_instant(struct pe_ctx *c, struct pe_out *o, struct pe_val *v, int64_t t)
+{
+    struct promql_result *r = o->r;
+    r->type = v->type;
+    r->t = t;
+    switch (v->type) {
+    case PROMQL_TYPE_NONE:
+        break;
+    case PROMQL_TYPE_SCALAR:
+        r->v = v->f;
+        break;
+    case PROMQL_TYPE_STRING:
+        r->str = strdup(v->str);
+        if (!r->str)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        break;
+    case PROMQL_TYPE_VECTOR:
+        pe_check_dups(c, &v->vec);
+        for (size_t i = 0; i < v->vec.n; i++) {
+            const struct pe_sample *s = &v->vec.v[i];
+            struct pe_lset ls = finished_labels(c, &s->ls, s->drop_name);
+            out_point(c, out_add(c, o, &ls), 1, t, s->v);
+        }
+        break;
+    case PROMQL_TYPE_MATRIX:
+        for (size_t i = 0; i < v->mat.n; i++) {
+            const struct pe_series *s = &v->mat.v[i];
+            struct pe_lset ls = finished_labels(c, &s->ls, s->drop_name);
+            struct promql_series *os = out_add(c, o, &ls);
+            for (size_t j = 0; j < s->n; j++)
+                out_point(c, os, s->n, s->p[j].t, s->p[j].v);
+        }
+        break;
+    }
+}
+
+static void out_step(struct pe_ctx *c, struct pe_out *o, struct pe_val *v, int64_t t,
+                     size_t nsteps)
+{
+    struct pe_sample one = {.v = v->f};
+    struct pe_sample *samples = v->vec.v;
+    size_t n = v->vec.n;
+    if (v->type == PROMQL_TYPE_SCALAR) {
+        samples = &one;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len, idx;
+        const char *key = pe_lset_key(c, &samples[i].ls, NULL, 0, 0, &len);
+        if (!pe_map_get(&o->map, key, len, &idx)) {
+            idx = o->r->nseries;
+            out_add(c, o, &samples[i].ls);
+            /* the map and its keys live in the output's own arena: the
+             * query's arena is released after every step */
+            struct pe_arena step_arena = c->arena;
+            c->arena = o->arena;
+            char *k = pe_alloc(c, len + 1);
+            memcpy(k, key, len);
+            pe_map_put(c, &o->map, k, len, idx);
+            o->arena = c->arena;
+            c->arena = step_arena;
+        }
+        o->drop_name[idx] |= samples[i].drop_name;
+        out_point(c, &o->r->series[idx], nsteps, t, samples[i].v);
+    }
+}
+
+static int cmp_result_series(const void *a, const void *b)
+{
+    const struct promql_series *x = a, *y = b;
+    struct pe_lset la = {x->labels.len, (struct tsdb_label *)x->labels.v};
+    struct pe_lset lb = {y->labels.len, (struct tsdb_label *)y->labels.v};
+    return pe_lset_cmp(&la, &lb);
+}
+
+/* Drops the names of series flagged so, then requires distinct labels. */
+static void out_finish_range(struct pe_ctx *c, struct pe_out *o)
+{
+    struct promql_result *r = o->r;
+    for (size_t i = 0; i < r->nseries; i++) {
+        struct promql_series *s = &r->series[i];
+        if (!o->drop_name[i] || !s->labels.len || strcmp(s->labels.v[0].name, "__name__"))
+            continue;
+        struct tsdb_label *l = (struct tsdb_label *)s->labels.v;
+        free((char *)l[0].name);
+        free((char *)l[0].value);
+        memmove(l, l + 1, (s->labels.len - 1) * sizeof(*l));
+        s->labels.len--;
+    }
+    qsort(r->series, r->nseries, sizeof(*r->series), cmp_result_series);
+    for (size_t i = 1; i < r->nseries; i++)
+        if (!cmp_result_series(&r->series[i - 1], &r->series[i]))
+            pe_fail(c, PROMQL_ERR_EXECUTION, "vector cannot contain metrics with the same labelset");
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+static void ctx_free(struct pe_ctx *c)
+{
+    arena_release(&c->arena, (struct pe_mark){NULL, 0});
+    notes_free(c->warnings.v, c->warnings.n);
+    notes_free(c->infos.v, c->infos.n);
+}
+
+static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int64_t end,
+               int64_t step, int is_range, const struct promql_engine_opts *o,
+               struct promql_result **out, struct promql_eval_error *err)
+{
+    struct pe_ctx ctx = {0};
+    struct pe_ctx *volatile c = &ctx; /* survives longjmp */
+    struct promql_expr *volatile expr = NULL;
+    struct pe_out *volatile po = NULL;
+    struct pe_out outs = {0};
+    struct promql_error perr;
+    err->kind = PROMQL_ERR_NONE;
+    err->msg[0] = 0;
+    *out = NULL;
+
+    struct promql_expr *e;
+    int rc = promql_parse(query, &e, &perr);
+    if (rc == -ENOMEM) {
+        err->kind = PROMQL_ERR_EXECUTION;
+        snprintf(err->msg, sizeof(err->msg), "out of memory");
+        return -1;
+    }
+    if (rc < 0) {
+        err->kind = PROMQL_ERR_BAD_DATA;
+        promql_error_format(&perr, err->msg, sizeof(err->msg));
+        return -1;
+    }
+    expr = e;
+    if (is_range && e->root->type != PROMQL_TYPE_SCALAR && e->root->type != PROMQL_TYPE_VECTOR) {
+        err->kind = PROMQL_ERR_BAD_DATA;
+        snprintf(err->msg, sizeof(err->msg),
+                 "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
+                 promql_type_name(e->root->type));
+        promql_expr_free(e);
+        return -1;
+    }
+    ctx.snap = snap;
+    if (o)
+        ctx.opts = *o;
+    else
+        promql_engine_opts_default(&ctx.opts);
+    ctx.query = e->query;
+    ctx.start = start;
+    ctx.end = end;
+    ctx.interval = step;
+    ctx.is_range = is_range;
+    ctx.err = err;
+    if (ctx.opts.timeout_ms > 0)
+        ctx.deadline_ns = now_ns() + ctx.opts.timeout_ms * 1000000;
+    outs.r = calloc(1, sizeof(*outs.r));
+    po = &outs;
+    if (!outs.r) {
+        promql_expr_free(e);
+        err->kind = PROMQL_ERR_EXECUTION;
+        snprintf(err->msg, sizeof(err->msg), "out of memory");
+        return -1;
+    }
+
+    if (setjmp(ctx.jb)) {
+        struct pe_out *p = po;
+        arena_release(&p->arena, (struct pe_mark){NULL, 0});
+        free(p->drop_name);
+        promql_result_free(p->r);
+        ctx_free(c);
+        promql_expr_free(expr);
+        return -1;
+    }
+    plan(c, e->root, start, end);
+    for (size_t i = 0; i < c->nfetch; i++)
+        load(c, &c->fetch[i]);
+    if (!is_range) {
+        struct pe_val v = pe_eval(c, e->root, start);
+        out_instant(c, po, &v, start);
+    } else {
+        size_t nsteps = (size_t)((end - start) / step) + 1;
+        struct pe_arena step_arena = c->arena;
+        c->arena = po->arena;
+        pe_map_init(c, &po->map, 64);
+        po->arena = c->arena;
+        c->arena = step_arena;
+        struct pe_mark mark = arena_mark(&c->arena);
+        for (int64_t t = start; t <= end; t += step) {
+            check_deadline(c);
+            c->samples = 0;
+            struct pe_val v = pe_eval(c, e->root, t);
+            out_step(c, po, &v, t, nsteps);
+            arena_release(&c->arena, mark);
+        }
+        out_finish_range(c, po);
+        po->r->type = PROMQL_TYPE_MATRIX;
+        arena_release(&po->arena, (struct pe_mark){NULL, 0});
+    }
+    out_notes(c, po->r);
+    free(po->drop_name);
+    *out = po->r;
+    ctx_free(c);
+    promql_expr_free(expr);
+    return 0;
+}
+
+int promql_eval_instant(struct tsdb_snapshot *snap, const char *query, int64_t t,
+                        const struct promql_engine_opts *o, struct promql_result **out,
+                        struct promql_eval_error *err)
+{
+    return run(snap, query, t, t, 0, 0, o, out, err);
+}
+
+int promql_eval_range(struct tsdb_snapshot *snap, const char *query, int64_t start, int64_t end,
+                      int64_t step, const struct promql_engine_opts *o,
+                      struct promql_result **out, struct promql_eval_error *err)
+{
+    if (step <= 0 || end < start) {
+        err->kind = PROMQL_ERR_BAD_DATA;
+        snprintf(err->msg, sizeof(err->msg),
+                 step <= 0 ? "zero or negative query resolution step widths are not accepted. "
+                             "Try a positive integer"
+                           : "end timestamp must not be before start time");
+        *out = NULL;
+        return -1;
+    }
+    return run(snap, query, start, end, step, 1, o, out, err);
+}

@@ -1,0 +1,171 @@
+/* promql_eval_int.h — private types shared by the evaluator's modules:
+ * promql_eval.c (values, selectors, subqueries, queries), promql_binop.c,
+ * promql_agg.c and promql_funcs.c.
+ *
+ * Design notes
+ * - Everything a query builds while it runs lives in one arena owned by the
+ *   query's context and freed at the end; a range query releases the arena
+ *   back to a mark after each step, once the step's output is copied out.
+ * - Errors unwind with longjmp to the entry point (pe_fail), which releases
+ *   the arena and every malloc'd structure the context tracks.
+ * - Label sets are sorted by name; their strings are arena copies.
+ * - A sample keeps its metric name until the query ends, with drop_name
+ *   set where Prometheus 3 drops it (functions, arithmetic), so label
+ *   functions can still read or keep __name__ (delayed name removal).
+ */
+#ifndef VIGIL_PROMQL_EVAL_INT_H
+#define VIGIL_PROMQL_EVAL_INT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+
+#include "promql_eval.h"
+
+/* ---- arena ------------------------------------------------------------ */
+
+struct pe_block;
+struct pe_arena {
+    struct pe_block *head; /* newest block first */
+};
+struct pe_mark {
+    struct pe_block *block;
+    size_t used;
+};
+
+/* ---- labels and values ------------------------------------------------ */
+
+struct pe_lset {
+    size_t n;
+    struct tsdb_label *v; /* sorted by name */
+};
+
+struct pe_sample {
+    struct pe_lset ls;
+    int64_t t; /* the sample's own timestamp (selectors) */
+    double v;
+    int drop_name;
+};
+
+struct pe_vec {
+    struct pe_sample *v;
+    size_t n, cap;
+};
+
+struct pe_series {
+    struct pe_lset ls;
+    struct promql_point *p;
+    size_t n, cap;
+    int drop_name;
+};
+
+struct pe_mat {
+    struct pe_series *v;
+    size_t n, cap;
+};
+
+struct pe_val {
+    enum promql_type type;
+    double f;        /* SCALAR */
+    const char *str; /* STRING */
+    struct pe_vec vec;
+    struct pe_mat mat;
+};
+
+/* A string -> index hash map in the arena. */
+struct pe_map {
+    size_t cap, n;
+    const char **keys;
+    size_t *lens;
+    size_t *vals;
+};
+
+/* Data of one selector node, fetched once for the whole query. */
+struct pe_fetch {
+    const struct promql_node *node;
+    int64_t mint, maxt;
+    int loaded;
+    struct pe_mat data; /* stale markers kept */
+};
+
+struct pe_notes {
+    char **v;
+    size_t n;
+};
+
+struct pe_ctx {
+    struct tsdb_snapshot *snap;
+    struct promql_engine_opts opts;
+    const char *query;
+    struct pe_arena arena;
+    int64_t start, end, interval; /* the query's; interval 0 for instant */
+    jmp_buf jb;
+    struct promql_eval_error *err;
+    struct pe_fetch *fetch;
+    size_t nfetch;
+    uint64_t samples; /* samples held by the current step */
+    int64_t deadline_ns;
+    int is_range;
+    struct pe_notes warnings, infos;
+};
+
+/* ---- promql_eval.c ---------------------------------------------------- */
+
+void *pe_alloc(struct pe_ctx *c, size_t size);
+char *pe_strdup(struct pe_ctx *c, const char *s);
+char *pe_printf(struct pe_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+__attribute__((noreturn, format(printf, 3, 4))) void pe_fail(struct pe_ctx *c,
+                                                             enum promql_errkind kind,
+                                                             const char *fmt, ...);
+void pe_warn(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pe_info(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void pe_count_samples(struct pe_ctx *c, uint64_t n);
+
+/* Label sets. pe_lset_get returns "" for an absent label. */
+const char *pe_lset_get(const struct pe_lset *ls, const char *name);
+int pe_lset_cmp(const struct pe_lset *a, const struct pe_lset *b);
+struct pe_lset pe_lset_set(struct pe_ctx *c, struct pe_lset ls, const char *name,
+                           const char *value);
+struct pe_lset pe_lset_del(struct pe_ctx *c, struct pe_lset ls, const char *name);
+/* Keeps only (keep=1) or drops (keep=0) the listed names. */
+struct pe_lset pe_lset_filter(struct pe_ctx *c, struct pe_lset ls,
+                              const struct promql_labels *names, int keep);
+/* A key of the labels selected as pe_lset_filter would, for grouping. */
+const char *pe_lset_key(struct pe_ctx *c, const struct pe_lset *ls,
+                        const struct promql_labels *names, int keep, int drop_metric,
+                        size_t *len /* OUT */);
+/* Writes {a="b", ...} (Prometheus' String()). */
+char *pe_lset_str(struct pe_ctx *c, const struct pe_lset *ls);
+
+void pe_map_init(struct pe_ctx *c, struct pe_map *m, size_t hint);
+/* @return 1 and *val if key is present. */
+int pe_map_get(const struct pe_map *m, const char *key, size_t len, size_t *val /* OUT */);
+void pe_map_put(struct pe_ctx *c, struct pe_map *m, const char *key, size_t len, size_t val);
+
+void pe_vec_push(struct pe_ctx *c, struct pe_vec *v, struct pe_sample s);
+struct pe_series *pe_mat_push(struct pe_ctx *c, struct pe_mat *m, struct pe_lset ls);
+void pe_series_push(struct pe_ctx *c, struct pe_series *s, int64_t t, double v);
+
+/* Evaluates node at time t (ms). */
+struct pe_val pe_eval(struct pe_ctx *c, const struct promql_node *n, int64_t t);
+/* Strips parentheses. */
+const struct promql_node *pe_unparen(const struct promql_node *n);
+/* Fails like Prometheus when two samples of v have the same labels once
+ * names are dropped. */
+void pe_check_dups(struct pe_ctx *c, const struct pe_vec *v);
+
+/* ---- the other modules ------------------------------------------------ */
+
+struct pe_val pe_binary(struct pe_ctx *c, const struct promql_node *n, int64_t t);
+struct pe_val pe_aggregate(struct pe_ctx *c, const struct promql_node *n, int64_t t);
+struct pe_val pe_call(struct pe_ctx *c, const struct promql_node *n, int64_t t);
+
+/* Go's %q of s (invalid UTF-8 as \xNN), for messages. */
+const char *pe_go_quote(struct pe_ctx *c, const char *s);
+
+/* Float helpers shared by modules. */
+double pe_quantile(double q, double *v, size_t n); /* sorts v */
+int pe_float_cmp_asc(const void *a, const void *b);
+
+#endif
