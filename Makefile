@@ -51,7 +51,7 @@ FUZZ_BIN  = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz/%,$(FUZZ_SRC))
 # tests/fuzz/corpus/<target>/ plus deterministic mutations.
 REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
-PROGRAMS  = $(BIN)/tsq $(if $(wildcard agent/main.c),$(BIN)/vigild)
+PROGRAMS  = $(BIN)/tsq $(BIN)/promqltest $(if $(wildcard agent/main.c),$(BIN)/vigild)
 
 .PHONY: all deps deps-bench deps-fuzz run demo test bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
@@ -71,6 +71,10 @@ $(BIN)/tsq: $(O)/query/tsq.o $(LIB)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BIN)/vigild: $(O)/agent/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BIN)/promqltest: $(O)/tests/promqltest.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
