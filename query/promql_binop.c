@@ -189,6 +189,15 @@ static struct pe_val vector_vector(struct pe_ctx *c, const struct promql_node *n
             l = os->v;
             r = ms->v;
         }
+        size_t dummy;
+        /* checked before comparisons filter: the query is wrong whatever
+         * the values are */
+        if (m->card == PROMQL_CARD_ONE_TO_ONE) {
+            if (pe_map_get(&matched, k, len, &dummy))
+                pe_fail(c, PROMQL_ERR_EXECUTION, "multiple matches for labels: many-to-one "
+                                                 "matching must be explicit (group_left/group_right)");
+            pe_map_put(c, &matched, k, len, i);
+        }
         int keep = elem_op(op, l, r, &v);
         if (n->binary.return_bool) {
             v = keep ? 1 : 0;
@@ -197,13 +206,7 @@ static struct pe_val vector_vector(struct pe_ctx *c, const struct promql_node *n
         if (!keep)
             continue;
         struct pe_lset ls = result_labels(c, ms, os, m);
-        size_t dummy;
-        if (m->card == PROMQL_CARD_ONE_TO_ONE) {
-            if (pe_map_get(&matched, k, len, &dummy))
-                pe_fail(c, PROMQL_ERR_EXECUTION, "multiple matches for labels: many-to-one "
-                                                 "matching must be explicit (group_left/group_right)");
-            pe_map_put(c, &matched, k, len, i);
-        } else {
+        if (m->card != PROMQL_CARD_ONE_TO_ONE) {
             size_t rlen;
             const char *rk = pe_lset_key(c, &ls, NULL, 0, 0, &rlen);
             char *both = pe_alloc(c, len + rlen + 1);

@@ -918,9 +918,36 @@ static void out_finish_range(struct pe_ctx *c, struct pe_out *o)
         s->labels.len--;
     }
     qsort(r->series, r->nseries, sizeof(*r->series), cmp_result_series);
-    for (size_t i = 1; i < r->nseries; i++)
-        if (!cmp_result_series(&r->series[i - 1], &r->series[i]))
-            pe_fail(c, PROMQL_ERR_EXECUTION, "vector cannot contain metrics with the same labelset");
+    /* series that differed only by a dropped name merge when their steps
+     * do not collide */
+    size_t w = 0;
+    for (size_t i = 0; i < r->nseries; i++) {
+        if (w == 0 || cmp_result_series(&r->series[w - 1], &r->series[i])) {
+            r->series[w++] = r->series[i];
+            continue;
+        }
+        struct promql_series *a = &r->series[w - 1], *b = &r->series[i];
+        struct promql_point *p = malloc((a->npoints + b->npoints) * sizeof(*p));
+        if (!p)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        size_t x = 0, y = 0, n = 0;
+        while (x < a->npoints || y < b->npoints) {
+            if (x < a->npoints && y < b->npoints && a->points[x].t == b->points[y].t) {
+                free(p);
+                pe_fail(c, PROMQL_ERR_EXECUTION,
+                        "vector cannot contain metrics with the same labelset");
+            }
+            if (y == b->npoints || (x < a->npoints && a->points[x].t < b->points[y].t))
+                p[n++] = a->points[x++];
+            else
+                p[n++] = b->points[y++];
+        }
+        free(a->points);
+        a->points = p;
+        a->npoints = n;
+        series_free(b);
+    }
+    r->nseries = w;
 }
 
 /* ---- entry points -------------------------------------------------------- */

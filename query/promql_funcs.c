@@ -459,6 +459,12 @@ static int fn_quantile_over_time(struct rctx *r, const struct pe_series *s, doub
 static int fn_mad_over_time(struct rctx *r, const struct pe_series *s, double *out)
 {
     double *v = values(r->c, s);
+    for (size_t i = 0; i < s->n; i++) {
+        if (isnan(v[i])) {
+            *out = NAN;
+            return 1;
+        }
+    }
     double med = pe_quantile(0.5, v, s->n);
     for (size_t i = 0; i < s->n; i++)
         v[i] = fabs(v[i] - med);
@@ -1067,14 +1073,38 @@ static double bucket_quantile(double q, struct bucket *b, size_t n, int *forced)
     return start + (end - start) * (rank / count);
 }
 
-static struct pe_val f_histogram_quantile(struct pe_ctx *c, const struct promql_node *n,
-                                          int64_t t)
+/* The q label of histogram_quantiles: the shortest decimal, "0.0" for 0. */
+static const char *quantile_label(struct pe_ctx *c, double q)
 {
-    double q = scalar_arg(c, n, 0, t);
+    if (isnan(q))
+        return "NaN";
+    if (isinf(q))
+        return q > 0 ? "+Inf" : "-Inf";
+    char buf[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, q);
+        if (strtod(buf, NULL) == q)
+            break;
+    }
+    if (!strpbrk(buf, ".e"))
+        strcat(buf, ".0");
+    return pe_strdup(c, buf);
+}
+
+static void warn_quantile(struct pe_ctx *c, const struct promql_node *at, double q)
+{
     if (isnan(q) || q < 0 || q > 1)
-        pe_warn(c, arg(n, 0), "quantile value should be between 0 and 1, got %s",
+        pe_warn(c, at, "quantile value should be between 0 and 1, got %s",
                 isnan(q) ? "NaN" : pe_printf(c, "%g", q));
-    struct pe_val in = pe_eval(c, arg(n, 1), t);
+}
+
+/* histogram_quantile(q, v) (qlabel NULL) and histogram_quantiles(v,
+ * qlabel, q...) over classic buckets. */
+static struct pe_val bucket_quantiles(struct pe_ctx *c, const struct promql_node *n, int64_t t,
+                                      const struct promql_node *vec_arg, const char *qlabel,
+                                      const double *qs, size_t nq)
+{
+    struct pe_val in = pe_eval(c, vec_arg, t);
     struct pe_val out = empty_vector();
     struct pe_map map;
     pe_map_init(c, &map, in.vec.n);
@@ -1083,7 +1113,6 @@ static struct pe_val f_histogram_quantile(struct pe_ctx *c, const struct promql_
         struct bucket *b;
         size_t n;
         const char *name;
-        int drop;
     } *groups = pe_alloc(c, (in.vec.n + 1) * sizeof(*groups));
     size_t ngroups = 0;
     static const char *le_name = "le";
@@ -1094,7 +1123,7 @@ static struct pe_val f_histogram_quantile(struct pe_ctx *c, const struct promql_
         char *end;
         double bound = strtod(lev, &end);
         if (!*lev || *end) {
-            pe_warn(c, arg(n, 1),
+            pe_warn(c, vec_arg,
                     "bucket label \"le\" is missing or has a malformed value of \"%s\" for "
                     "metric name \"%s\"",
                     lev, pe_lset_get(&s->ls, "__name__"));
@@ -1111,18 +1140,47 @@ static struct pe_val f_histogram_quantile(struct pe_ctx *c, const struct promql_
         }
         groups[gi].b[groups[gi].n++] = (struct bucket){bound, s->v};
     }
+    (void)n;
+    struct bucket *scratch = pe_alloc(c, (in.vec.n + 1) * sizeof(*scratch));
     for (size_t i = 0; i < ngroups; i++) {
-        int forced;
-        double v = bucket_quantile(q, groups[i].b, groups[i].n, &forced);
-        if (forced)
-            pe_info(c, arg(n, 1),
-                    "input to histogram_quantile needed to be fixed for monotonicity (see "
-                    "https://prometheus.io/docs/prometheus/latest/querying/functions/"
-                    "#histogram_quantile) for metric name \"%s\"",
-                    groups[i].name);
-        pe_vec_push(c, &out.vec, (struct pe_sample){groups[i].ls, t, v, 1});
+        for (size_t j = 0; j < nq; j++) {
+            int forced;
+            memcpy(scratch, groups[i].b, groups[i].n * sizeof(*scratch));
+            double v = bucket_quantile(qs[j], scratch, groups[i].n, &forced);
+            if (forced)
+                pe_info(c, vec_arg,
+                        "input to histogram_quantile needed to be fixed for monotonicity (see "
+                        "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                        "#histogram_quantile) for metric name \"%s\"",
+                        groups[i].name);
+            struct pe_lset ls = groups[i].ls;
+            if (qlabel)
+                ls = pe_lset_set(c, ls, qlabel, quantile_label(c, qs[j]));
+            pe_vec_push(c, &out.vec, (struct pe_sample){ls, t, v, 1});
+        }
     }
     return out;
+}
+
+static struct pe_val f_histogram_quantile(struct pe_ctx *c, const struct promql_node *n,
+                                          int64_t t)
+{
+    double q = scalar_arg(c, n, 0, t);
+    warn_quantile(c, arg(n, 0), q);
+    return bucket_quantiles(c, n, t, arg(n, 1), NULL, &q, 1);
+}
+
+static struct pe_val f_histogram_quantiles(struct pe_ctx *c, const struct promql_node *n,
+                                           int64_t t)
+{
+    const char *qlabel = pe_eval(c, arg(n, 1), t).str;
+    size_t nq = n->call.nargs - 2;
+    double *qs = pe_alloc(c, (nq + 1) * sizeof(*qs));
+    for (size_t i = 0; i < nq; i++) {
+        qs[i] = scalar_arg(c, n, 2 + i, t);
+        warn_quantile(c, arg(n, 2 + i), qs[i]);
+    }
+    return bucket_quantiles(c, n, t, arg(n, 0), qlabel, qs, nq);
 }
 
 /* ---- the rest ---------------------------------------------------------- */
@@ -1207,9 +1265,7 @@ struct pe_val pe_call(struct pe_ctx *c, const struct promql_node *n, int64_t t)
             return date_func(c, n, t, date_funcs[i].fn);
     if (!strcmp(name, "quantile_over_time")) {
         double q = scalar_arg(c, n, 0, t);
-        if (isnan(q) || q < 0 || q > 1)
-            pe_warn(c, arg(n, 0), "quantile value should be between 0 and 1, got %s",
-                    isnan(q) ? "NaN" : pe_printf(c, "%g", q));
+        warn_quantile(c, arg(n, 0), q);
         return over_range(c, n, t, 1, fn_quantile_over_time, 0, q, 0);
     }
     if (!strcmp(name, "predict_linear"))
@@ -1248,6 +1304,8 @@ struct pe_val pe_call(struct pe_ctx *c, const struct promql_node *n, int64_t t)
         return f_sort_any(c, n, t, 1, 1);
     if (!strcmp(name, "histogram_quantile"))
         return f_histogram_quantile(c, n, t);
+    if (!strcmp(name, "histogram_quantiles"))
+        return f_histogram_quantiles(c, n, t);
     if (!strcmp(name, "timestamp"))
         return f_timestamp(c, n, t);
     if (!strcmp(name, "scalar"))
