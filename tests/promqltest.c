@@ -282,11 +282,11 @@ static int expand_values(const char *s, struct value **vals, size_t *nvals, int 
             continue;
         }
         double v;
-        if (!parse_float(tok, &v)) {
+        char *x = strrchr(tok, 'x');
+        if (!x && !parse_float(tok, &v)) {
             push_value(vals, nvals, &cap, v, 1);
             continue;
         }
-        char *x = strrchr(tok, 'x');
         if (!x)
             return -1;
         *x = 0;
@@ -775,8 +775,9 @@ static int parse_expect(struct evalcase *c, char *s)
         return 0;
     }
     if (!strcmp(word, "string")) {
-        char *q = strchr(rest, '"'), *qe = strrchr(rest, '"');
-        if (!q || qe == q)
+        char quote = rest[0];
+        char *q = rest, *qe = strrchr(rest, quote);
+        if ((quote != '"' && quote != '`' && quote != '\'') || qe == q)
             return -1;
         c->has_string = 1;
         c->string = strndup(q + 1, (size_t)(qe - q - 1));
