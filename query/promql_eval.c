@@ -909,13 +909,16 @@ static void out_finish_range(struct pe_ctx *c, struct pe_out *o)
     struct promql_result *r = o->r;
     for (size_t i = 0; i < r->nseries; i++) {
         struct promql_series *s = &r->series[i];
-        if (!o->drop_name[i] || !s->labels.len || strcmp(s->labels.v[0].name, "__name__"))
-            continue;
         struct tsdb_label *l = (struct tsdb_label *)s->labels.v;
-        free((char *)l[0].name);
-        free((char *)l[0].value);
-        memmove(l, l + 1, (s->labels.len - 1) * sizeof(*l));
-        s->labels.len--;
+        for (size_t j = 0; o->drop_name[i] && j < s->labels.len; j++) {
+            if (strcmp(l[j].name, "__name__"))
+                continue;
+            free((char *)l[j].name);
+            free((char *)l[j].value);
+            memmove(l + j, l + j + 1, (s->labels.len - j - 1) * sizeof(*l));
+            s->labels.len--;
+            break;
+        }
     }
     qsort(r->series, r->nseries, sizeof(*r->series), cmp_result_series);
     /* series that differed only by a dropped name merge when their steps
