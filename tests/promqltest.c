@@ -570,8 +570,11 @@ static const char *check_series(const struct evalcase *c, const struct promql_re
             struct tsdb_labels tl = {x->ls.n, x->ls.v};
             char lb[512];
             labels_str(&tl, lb, sizeof(lb));
-            snprintf(why, cap, "expected series %s not in result%s", lb,
-                     c->ordered ? " at its position" : "");
+            char got[512] = "";
+            if (r->nseries)
+                labels_str(&r->series[c->ordered ? i : 0].labels, got, sizeof(got));
+            snprintf(why, cap, "expected series %s not in result%s (result has %s)", lb,
+                     c->ordered ? " at its position" : "", got);
             return why;
         }
         if (!matrix) {
