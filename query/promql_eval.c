@@ -664,7 +664,8 @@ static struct pe_val eval_subquery(struct pe_ctx *c, const struct promql_node *n
             pe_series_push(c, o, ti, s->v);
         }
     }
-    qsort(out.mat.v, out.mat.n, sizeof(*out.mat.v), cmp_series);
+    if (out.mat.n > 1)
+        qsort(out.mat.v, out.mat.n, sizeof(*out.mat.v), cmp_series);
     return out;
 }
 
@@ -920,7 +921,8 @@ static void out_finish_range(struct pe_ctx *c, struct pe_out *o)
             break;
         }
     }
-    qsort(r->series, r->nseries, sizeof(*r->series), cmp_result_series);
+    if (r->nseries > 1)
+        qsort(r->series, r->nseries, sizeof(*r->series), cmp_result_series);
     /* series that differed only by a dropped name merge when their steps
      * do not collide */
     size_t w = 0;
