@@ -568,9 +568,9 @@ static const char *check_series(const struct evalcase *c, const struct promql_re
         }
         if (!s) {
             struct tsdb_labels tl = {x->ls.n, x->ls.v};
-            char lb[512];
+            char lb[400];
             labels_str(&tl, lb, sizeof(lb));
-            char got[512] = "";
+            char got[400] = "";
             if (r->nseries)
                 labels_str(&r->series[c->ordered ? i : 0].labels, got, sizeof(got));
             snprintf(why, cap, "expected series %s not in result%s (result has %s)", lb,
