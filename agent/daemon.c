@@ -11,8 +11,9 @@
  *            (scraping starts at ready; a reload hands the new
  *            scrape_configs to the scrape manager)
  *   any ── SIGTERM/SIGINT ──> stop(0): listeners closed, last interval
- *          flushed, self-metrics stored, tsdb_close, every handle closed;
- *          uv_run returns when the loop is empty.
+ *          flushed, self-metrics stored, tsdb_close (after the last query
+ *          on the thread pool, see api.h), every handle closed; uv_run
+ *          returns when the loop is empty.
  *
  * The store has one writer, the loop thread, except while it is opened on
  * the thread pool, when nothing else touches it. */
@@ -25,6 +26,7 @@
 
 #include <uv.h>
 
+#include "api.h"
 #include "http.h"
 #include "httpc.h"
 #include "listen.h"
@@ -52,6 +54,7 @@ struct vigild {
     struct statsd_listener statsd;
     struct http_router router;
     struct http_server http;
+    struct api api;                    /* query API: reads d->db off the loop */
     struct httpc *httpc;               /* scraping: from ready to stop */
     struct scrape_manager *scrape;
     uv_timer_t flush_timer, housekeeping_timer;
@@ -380,7 +383,11 @@ static void stop(struct vigild *d, int code)
     stop_scraping(d);
     if (d->ready) {
         flush(d);
-        close_store(d);
+        d->api.db = NULL; /* new queries: 503 */
+        if (d->api.inflight)
+            vlog(VLOG_INFO, "waiting for queries to finish", "queries=%u", d->api.inflight);
+        else
+            close_store(d);
         d->ready = 0;
     }
     http_server_close(&d->http, NULL);
@@ -389,6 +396,15 @@ static void stop(struct vigild *d, int code)
     close_handle((uv_handle_t *)&d->sig_term);
     close_handle((uv_handle_t *)&d->sig_int);
     close_handle((uv_handle_t *)&d->sig_hup);
+}
+
+/* The last query finished: close the store if stop() left it open. */
+static void on_api_idle(struct api *a, void *arg)
+{
+    (void)a;
+    struct vigild *d = arg;
+    if (d->stopping && d->db)
+        close_store(d);
 }
 
 /* ---- reload -------------------------------------------------------------- */
@@ -578,6 +594,7 @@ static void after_open(uv_work_t *w, int status)
         return;
     }
     d->ready = 1;
+    d->api.db = d->db;
     if (start_scraping(d) != 0) {
         stop(d, 1);
         return;
@@ -638,6 +655,10 @@ static int start(struct vigild *d)
     http_router_add(&d->router, "/-/healthy", HTTP_METHOD_BIT(HTTP_GET), handle_healthy, d);
     http_router_add(&d->router, "/-/ready", HTTP_METHOD_BIT(HTTP_GET), handle_ready, d);
     http_router_add(&d->router, "/api/v1/targets", HTTP_METHOD_BIT(HTTP_GET), handle_targets, d);
+    api_init(&d->api, &d->loop, VIGILD_VERSION);
+    d->api.idle_cb = on_api_idle;
+    d->api.idle_arg = d;
+    api_register(&d->api, &d->router); /* after the other /api/v1 routes */
     int rc = statsd_agg_new(&d->cfg->statsd, &d->agg);
     if (rc) {
         vlog(VLOG_ERROR, "cannot set up statsd aggregation", "err=%s", uv_strerror(rc));

@@ -1,7 +1,9 @@
-/* tsq.c — the `tsq` command: ad-hoc queries against a store directory,
- * OpenMetrics backfill, and storage analysis. Exit status: 0 ok, 1 query or
+/* tsq.c — the `tsq` command: PromQL queries and series/label discovery
+ * against a running vigild (HTTP API, libcurl) or a store directory (the
+ * evaluator on a snapshot), OpenMetrics backfill, and storage analysis. Exit status: 0 ok, 1 query or
  * input error (message on stderr), 2 usage error (with usage text). */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,9 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
 #include "expfmt.h"
 #include "lint.h"
 #include "output.h"
+#include "promql_eval.h"
 #include "selector.h"
 #include "timefmt.h"
 #include "tsdb.h"
@@ -23,20 +29,24 @@
 #define EXIT_LINT 3
 #define CHECK_MAX_ERRORS 20
 #define IMPORT_COMMIT_SAMPLES 100000
-#define LOOKBACK_MS (5 * 60 * 1000)
 #define ANALYZE_TOP 10
 
 static const char usage_text[] =
-    "usage: tsq --data-dir DIR [--time T] [-o table|json|csv] 'SELECTOR'\n"
+    "usage: tsq [--url URL | --data-dir DIR] [-o table|json|csv]\n"
+    "           [--time T | --start T --end T --step DUR] 'PROMQL'\n"
+    "       tsq series [--url URL | --data-dir DIR] [--start T] [--end T] MATCHER...\n"
+    "       tsq labels [--url URL | --data-dir DIR] [--start T] [--end T] [MATCHER...]\n"
+    "       tsq label-values NAME [--url URL | --data-dir DIR] [--start T] [--end T]\n"
+    "                        [MATCHER...]\n"
     "       tsq import openmetrics FILE --data-dir DIR\n"
     "       tsq tsdb analyze --data-dir DIR\n"
     "       tsq check metrics [--format prometheus|openmetrics] [FILE]\n"
     "\n"
-    "SELECTOR is metric{label=\"v\",l2=~\"re\",l3!=\"x\",l4!~\"y\"} with an optional\n"
-    "range [5m]: a range returns the raw samples in (T-range, T], without a range\n"
-    "the newest sample at or before T within 5m. T defaults to now and may be\n"
-    "RFC 3339, Unix seconds, or now-1h. Exit status: 0 ok, 1 query or input\n"
-    "error, 2 usage error; check metrics: 1 invalid input, 3 lint warnings.\n";
+    "Queries go to vigild at --url, $VIGIL_URL or http://127.0.0.1:9190, or are\n"
+    "evaluated on the store in --data-dir. T is RFC 3339, Unix seconds or now-1h\n"
+    "(default now); DUR is like 30s or 1h30m. -o json prints exactly what the\n"
+    "Prometheus HTTP API returns. Exit status: 0 ok, 1 query or input error,\n"
+    "2 usage error; check metrics: 1 invalid input, 3 lint warnings.\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -370,149 +380,620 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- query ------------------------------------------------------------ */
 
-struct result {
-    struct output_series *series;
-    struct output_sample *samples; /* all series' samples, back to back */
-    size_t nseries, nsamples, cap_samples;
+/* What a query asks, from the command line. */
+struct qargs {
+    const char *url, *dir, *expr;
+    const char *time, *start, *end, *step;
+    enum output_format fmt;
+    char **matchers;                 /* series / labels / label-values */
+    int nmatchers;
 };
 
-static int push_sample(struct result *r, int64_t t, double v)
+/* A query answer: the API's JSON body (remote, or -o json), or a result. */
+struct answer {
+    char *body;
+    size_t len;
+};
+
+static size_t on_curl_data(char *p, size_t size, size_t n, void *arg)
 {
-    if (r->nsamples == r->cap_samples) {
-        size_t cap = r->cap_samples ? 2 * r->cap_samples : 256;
-        struct output_sample *s = realloc(r->samples, cap * sizeof *s);
-        if (!s)
-            return -ENOMEM;
-        r->samples = s;
-        r->cap_samples = cap;
-    }
-    r->samples[r->nsamples].ts_ms = t;
-    r->samples[r->nsamples].value = v;
-    r->nsamples++;
+    struct answer *a = arg;
+    char *nb = realloc(a->body, a->len + size * n + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + a->len, p, size * n);
+    a->len += size * n;
+    nb[a->len] = '\0';
+    a->body = nb;
+    return size * n;
+}
+
+/* Appends &name=value (value URL-escaped) to a form. */
+static int form_add(CURL *c, char **form, const char *name, const char *value)
+{
+    char *esc = curl_easy_escape(c, value, 0), *nf = NULL;
+    int n = esc ? asprintf(&nf, "%s%s%s=%s", *form ? *form : "", *form ? "&" : "", name, esc)
+                : -1;
+    curl_free(esc);
+    if (n < 0)
+        return -ENOMEM;
+    free(*form);
+    *form = nf;
     return 0;
 }
 
-/* Reads series i: every non-stale sample (range selector), or the newest
- * sample if it is not a stale marker (instant selector, value stamped t). */
-static int read_series(struct tsdb_series_set *set, size_t i, int instant, int64_t t,
-                       struct result *r)
+/* POSTs form to URL/path. @return 0 and the body in *a, or an exit status
+ * after a message (connection failures, non-JSON answers). */
+static int http_post(const char *url, const char *path, const char *form, struct answer *a)
 {
-    struct tsdb_iter *it;
-    int64_t ts;
-    double v, last = 0;
-    int rc, have = 0;
-    size_t first = r->nsamples;
+    char *full = NULL;
+    long code = 0;
+    size_t ul = strlen(url);
+    if (asprintf(&full, "%.*s%s", (int)(ul && url[ul - 1] == '/' ? ul - 1 : ul), url, path) < 0)
+        return die_input("out of memory");
+    CURL *c = curl_easy_init();
+    if (!c) {
+        free(full);
+        return die_input("cannot initialise libcurl");
+    }
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, form ? form : "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(c);
+    int status = 0;
+    if (rc != CURLE_OK)
+        status = die_input("cannot query %s: %s", full, curl_easy_strerror(rc));
+    else if (!a->body || a->body[0] != '{')
+        status = die_input("%s answered HTTP %ld without a JSON body", full, code);
+    free(full);
+    return status;
+}
 
-    if ((rc = tsdb_iter_open(set, i, &it)) < 0)
-        return rc;
-    while ((rc = tsdb_iter_next(it, &ts, &v)) > 0) {
-        if (instant) {
-            last = v;
-            have = 1;
-        } else if (!tsdb_is_stale(v) && (rc = push_sample(r, ts, v)) < 0) {
-            break;
+/* Builds the request form of a query. */
+static int query_form(CURL *c, const struct qargs *q, char **form)
+{
+    int rc = form_add(c, form, "query", q->expr);
+    if (rc == 0 && q->start) {
+        rc = form_add(c, form, "start", q->start);
+        if (rc == 0)
+            rc = form_add(c, form, "end", q->end);
+        if (rc == 0)
+            rc = form_add(c, form, "step", q->step);
+    } else if (rc == 0 && q->time) {
+        rc = form_add(c, form, "time", q->time);
+    }
+    return rc;
+}
+
+/* Converts a user time (RFC 3339, Unix seconds, now-1h) to Unix seconds
+ * for the API. */
+static int api_time(const char *what, const char *s, int64_t now, char *buf, size_t cap)
+{
+    int64_t ms;
+    if (timefmt_parse_time(s, now, &ms) < 0)
+        return die_input("invalid %s %s: expected RFC 3339, Unix seconds or now-DURATION", what,
+                         s);
+    output_format_timestamp(ms, buf, cap);
+    return 0;
+}
+
+/* Prints an API body: verbatim for -o json, else as a table or CSV.
+ * @return 0, or 1 when the body is an error. */
+static int print_body(const struct answer *a, const struct qargs *q, int listing);
+
+/* Remote query: the API does the work. */
+static int remote(const struct qargs *q, const char *path, int listing)
+{
+    struct answer a = {0};
+    char *form = NULL;
+    CURL *c = curl_easy_init();
+    int rc = c ? 0 : -ENOMEM;
+    if (rc == 0 && q->expr)
+        rc = query_form(c, q, &form);
+    if (rc == 0 && listing && q->start)
+        rc = form_add(c, &form, "start", q->start);
+    if (rc == 0 && listing && q->end)
+        rc = form_add(c, &form, "end", q->end);
+    for (int i = 0; rc == 0 && i < q->nmatchers; i++)
+        rc = form_add(c, &form, "match[]", q->matchers[i]);
+    if (c)
+        curl_easy_cleanup(c);
+    if (rc)
+        return die_input("out of memory");
+    int status = http_post(q->url, path, form, &a);
+    free(form);
+    if (status == 0)
+        status = print_body(&a, q, listing);
+    free(a.body);
+    return status;
+}
+
+/* ---- printing an API body ---------------------------------------------- */
+
+static int label_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct tsdb_label *)x)->name, ((const struct tsdb_label *)y)->name);
+}
+
+/* The labels of a JSON object, sorted by name, pointing into obj. */
+static struct tsdb_label *labels_of(json_t *obj, size_t *n)
+{
+    struct tsdb_label *l = calloc(json_object_size(obj) + 1, sizeof *l);
+    const char *k;
+    json_t *v;
+    *n = 0;
+    if (!l)
+        return NULL;
+    json_object_foreach(obj, k, v)
+        l[(*n)++] = (struct tsdb_label){k, json_string_value(v) ? json_string_value(v) : ""};
+    qsort(l, *n, sizeof *l, label_cmp);
+    return l;
+}
+
+static int point_of(json_t *p, struct output_sample *s)
+{
+    json_t *t = json_array_get(p, 0), *v = json_array_get(p, 1);
+    if (!json_is_number(t) || !json_is_string(v))
+        return -1;
+    s->ts_ms = llround(json_number_value(t) * 1000);
+    s->value = strtod(json_string_value(v), NULL);
+    return 0;
+}
+
+/* Prints a vector, matrix or scalar "data" as a table or CSV. */
+static int print_data(json_t *data, enum output_format fmt)
+{
+    const char *type = json_string_value(json_object_get(data, "resultType"));
+    json_t *result = json_object_get(data, "result");
+    if (type && strcmp(type, "string") == 0) {
+        printf("%s\n", json_string_value(json_array_get(result, 1)));
+        return 0;
+    }
+    int scalar = type && strcmp(type, "scalar") == 0, matrix = type && !strcmp(type, "matrix");
+    size_t n = scalar ? 1 : json_array_size(result), total = 0;
+    struct output_series *os = calloc(n + 1, sizeof *os);
+    struct tsdb_labels *ls = calloc(n + 1, sizeof *ls);
+    for (size_t i = 0; !scalar && i < n; i++)
+        total += matrix ? json_array_size(json_object_get(json_array_get(result, i), "values"))
+                        : 1;
+    struct output_sample *smp = calloc(total + 1, sizeof *smp);
+    int rc = os && ls && smp ? 0 : -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *s = json_array_get(result, i);
+        os[i].labels = &ls[i];
+        os[i].samples = smp + k;
+        if (scalar) {
+            rc = point_of(result, &smp[k++]);
+            os[i].n = 1;
+            continue;
         }
+        ls[i].v = labels_of(json_object_get(s, "metric"), &ls[i].len);
+        json_t *pts = matrix ? json_object_get(s, "values") : NULL;
+        size_t np = matrix ? json_array_size(pts) : 1;
+        for (size_t j = 0; rc == 0 && j < np; j++)
+            rc = point_of(matrix ? json_array_get(pts, j) : json_object_get(s, "value"),
+                          &smp[k++]);
+        os[i].n = np;
     }
-    tsdb_iter_free(it);
-    if (rc < 0)
-        return rc;
-    if (instant && have && !tsdb_is_stale(last) && (rc = push_sample(r, t, last)) < 0)
-        return rc;
-    if (r->nsamples > first) {
-        r->series[r->nseries].labels = tsdb_series_set_labels(set, i);
-        r->series[r->nseries].n = r->nsamples - first;
-        r->nseries++;
+    if (rc == 0) {
+        struct output_result r = {matrix ? OUTPUT_MATRIX : OUTPUT_VECTOR, os, n};
+        rc = output_write(stdout, fmt, &r);
     }
-    return 0;
+    for (size_t i = 0; ls && i < n; i++)
+        free((void *)ls[i].v);
+    free(os);
+    free(ls);
+    free(smp);
+    return rc == 0 ? 0 : die_input("unexpected answer or output error");
 }
 
-static int run_query(const char *dir, const struct selector *sel, int64_t t,
-                     enum output_format fmt)
+/* Prints series (objects) or names (strings), one per line. */
+static int print_listing(json_t *data, enum output_format fmt)
+{
+    size_t i;
+    json_t *e;
+    if (fmt == OUTPUT_CSV)
+        puts(json_is_object(json_array_get(data, 0)) ? "series" : "value");
+    json_array_foreach(data, i, e) {
+        if (json_is_string(e)) {
+            puts(json_string_value(e));
+            continue;
+        }
+        size_t n;
+        struct tsdb_label *l = labels_of(e, &n);
+        const char *name = "";
+        for (size_t j = 0; j < n; j++)
+            if (strcmp(l[j].name, "__name__") == 0)
+                name = l[j].value;
+        printf("%s%s", fmt == OUTPUT_CSV ? "\"" : "", name);
+        int first = 1;
+        for (size_t j = 0; j < n; j++) {
+            if (strcmp(l[j].name, "__name__") == 0)
+                continue;
+            char *v = json_dumps(json_object_get(e, l[j].name), JSON_ENCODE_ANY);
+            if (fmt == OUTPUT_CSV) /* RFC 4180: quotes doubled */
+                for (char *p = v; p && *p; p++)
+                    if (*p == '"')
+                        memmove(p + 1, p, strlen(p) + 1), p++;
+            printf("%s%s=%s", first ? "{" : ", ", l[j].name, v ? v : "\"\"");
+            free(v);
+            first = 0;
+        }
+        printf("%s%s\n", first ? (*name ? "" : "{}") : "}", fmt == OUTPUT_CSV ? "\"" : "");
+        free(l);
+    }
+    return fflush(stdout) == 0 ? 0 : die_input("write error");
+}
+
+static int print_body(const struct answer *a, const struct qargs *q, int listing)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(a->body, a->len, 0, &jerr);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    int rc = 0;
+    if (q->fmt == OUTPUT_JSON) {
+        fwrite(a->body, 1, a->len, stdout);
+        if (a->len && a->body[a->len - 1] != '\n')
+            putchar('\n');
+    }
+    if (!doc || !status) {
+        rc = die_input("unexpected answer: %s", doc ? "no status" : jerr.text);
+    } else if (strcmp(status, "success") != 0) {
+        rc = die_input("%s: %s", json_string_value(json_object_get(doc, "errorType")),
+                       json_string_value(json_object_get(doc, "error")));
+    } else if (q->fmt != OUTPUT_JSON) {
+        json_t *data = json_object_get(doc, "data");
+        rc = listing ? print_listing(data, q->fmt) : print_data(data, q->fmt);
+    }
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- the data directory ------------------------------------------------ */
+
+/* Appends s as a JSON string the way Go's encoding/json does (HTML-safe). */
+static void json_str(FILE *f, const char *s)
+{
+    putc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&')
+            fprintf(f, "\\u%04x", *p);
+        else
+            putc(*p, f);
+    }
+    putc('"', f);
+}
+
+/* Renders a query result as the API's JSON body, in a malloc'd buffer. */
+static int render_result(const struct promql_result *r, struct answer *a)
+{
+    FILE *m = open_memstream(&a->body, &a->len);
+    if (!m)
+        return -ENOMEM;
+    int rc = 0;
+    if (r->type == PROMQL_TYPE_VECTOR || r->type == PROMQL_TYPE_MATRIX) {
+        size_t total = 0;
+        for (size_t i = 0; i < r->nseries; i++)
+            total += r->series[i].npoints;
+        struct output_series *os = calloc(r->nseries + 1, sizeof *os);
+        struct output_sample *smp = calloc(total + 1, sizeof *smp);
+        rc = os && smp ? 0 : -ENOMEM;
+        for (size_t i = 0, k = 0; rc == 0 && i < r->nseries; i++) {
+            os[i] = (struct output_series){&r->series[i].labels, smp + k, r->series[i].npoints};
+            for (size_t j = 0; j < r->series[i].npoints; j++, k++)
+                smp[k] = (struct output_sample){r->series[i].points[j].t,
+                                                r->series[i].points[j].v};
+        }
+        struct output_result res = {r->type == PROMQL_TYPE_MATRIX ? OUTPUT_MATRIX : OUTPUT_VECTOR,
+                                    os, r->nseries};
+        if (rc == 0)
+            rc = output_write(m, OUTPUT_JSON, &res);
+        free(os);
+        free(smp);
+    } else {
+        char ts[40], v[40];
+        output_format_value((double)r->t / 1000.0, ts, sizeof ts);
+        fprintf(m, "{\"status\":\"success\",\"data\":{\"resultType\":\"%s\",\"result\":[%s,",
+                r->type == PROMQL_TYPE_SCALAR ? "scalar" : "string", ts);
+        if (r->type == PROMQL_TYPE_SCALAR) {
+            output_format_value(r->v, v, sizeof v);
+            fprintf(m, "\"%s\"", v);
+        } else {
+            json_str(m, r->str ? r->str : "");
+        }
+        fputs("]}}\n", m);
+    }
+    if (fclose(m) != 0 && rc == 0)
+        rc = -ENOMEM;
+    return rc;
+}
+
+/* Evaluates q on the store with the PromQL engine. */
+static int local_query(const struct qargs *q, int64_t t, int64_t start, int64_t end, int64_t step)
 {
     struct tsdb *db;
-    struct tsdb_snapshot *snap = NULL;
-    struct tsdb_series_set *set = NULL;
-    struct result r = {0};
-    int instant = sel->range_ms == 0, status;
-    int64_t range = instant ? LOOKBACK_MS : sel->range_ms;
-    int rc;
-
-    if ((status = open_store(dir, 1, &db)) != 0)
+    struct tsdb_snapshot *snap;
+    struct promql_engine_opts o;
+    struct promql_result *r = NULL;
+    struct promql_eval_error err = {0};
+    struct answer a = {0};
+    int status = open_store(q->dir, 1, &db), rc;
+    if (status)
         return status;
-    rc = tsdb_snapshot_open(db, &snap);
-    if (rc == 0)
-        rc = tsdb_select(snap, sel->matchers, sel->n, t - range + 1, t, &set);
-    size_t n = rc == 0 ? tsdb_series_set_len(set) : 0;
-    if (rc == 0 && !(r.series = calloc(n ? n : 1, sizeof *r.series)))
-        rc = -ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = read_series(set, i, instant, t, &r);
-    if (rc == 0) {
-        size_t off = 0;
-        for (size_t i = 0; i < r.nseries; i++) {
-            r.series[i].samples = r.samples + off;
-            off += r.series[i].n;
-        }
-        struct output_result res = {instant ? OUTPUT_VECTOR : OUTPUT_MATRIX, r.series,
-                                    r.nseries};
-        rc = output_write(stdout, fmt, &res);
+    if ((rc = tsdb_snapshot_open(db, &snap)) < 0) {
+        tsdb_close(db);
+        return die_input("cannot read the store: %s", tsdb_strerror(rc));
     }
-    status = rc < 0 ? die_input("query failed: %s", tsdb_strerror(rc)) : 0;
-    free(r.series);
-    free(r.samples);
-    if (set)
-        tsdb_series_set_free(set);
-    if (snap)
-        tsdb_snapshot_close(snap);
+    promql_engine_opts_default(&o);
+    rc = q->start ? promql_eval_range(snap, q->expr, start, end, step, &o, &r, &err)
+                  : promql_eval_instant(snap, q->expr, t, &o, &r, &err);
+    if (rc == 0 && render_result(r, &a) == 0)
+        status = print_body(&a, q, 0);
+    else if (rc == 0)
+        status = die_input("out of memory");
+    else
+        status = die_input("%s: %s", promql_errkind_name(err.kind), err.msg);
+    free(a.body);
+    if (r)
+        promql_result_free(r);
+    tsdb_snapshot_close(snap);
     tsdb_close(db);
     return status;
 }
 
-static int cmd_query(int argc, char **argv)
+static int str_cmp(const void *x, const void *y)
 {
-    const char *dir = NULL, *time_arg = NULL, *expr = NULL, *val;
-    enum output_format fmt = OUTPUT_TABLE;
-    struct selector sel;
-    struct selector_error err;
-    int64_t now = timefmt_now_ms(), t = now;
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
 
+static int labels_cmp(const void *x, const void *y)
+{
+    const struct tsdb_labels *a = *(const struct tsdb_labels *const *)x;
+    const struct tsdb_labels *b = *(const struct tsdb_labels *const *)y;
+    for (size_t i = 0; i < a->len && i < b->len; i++) {
+        int c = strcmp(a->v[i].name, b->v[i].name);
+        if (c == 0)
+            c = strcmp(a->v[i].value, b->v[i].value);
+        if (c)
+            return c;
+    }
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* series, labels or label-values on the store, rendered like the API. */
+static int local_listing(const struct qargs *q, const char *label, int series, int64_t start,
+                         int64_t end, struct selector *sels, int nsels, struct answer *a)
+{
+    struct tsdb *db;
+    struct tsdb_snapshot *snap;
+    int status = open_store(q->dir, 1, &db), rc;
+    if (status)
+        return status;
+    if ((rc = tsdb_snapshot_open(db, &snap)) < 0) {
+        tsdb_close(db);
+        return die_input("cannot read the store: %s", tsdb_strerror(rc));
+    }
+    int nq = nsels ? nsels : 1;
+    struct tsdb_series_set **sets = calloc(nq, sizeof *sets);
+    struct tsdb_strings *lists = calloc(nq, sizeof *lists);
+    FILE *m = open_memstream(&a->body, &a->len);
+    size_t n = 0;
+    rc = sets && lists && m ? 0 : -ENOMEM;
+    for (int i = 0; rc == 0 && i < nq; i++) {
+        const struct tsdb_matcher *mm = nsels ? sels[i].matchers : NULL;
+        size_t nm = nsels ? sels[i].n : 0;
+        if (series && (rc = tsdb_select(snap, mm, nm, start, end, &sets[i])) == 0)
+            n += tsdb_series_set_len(sets[i]);
+        else if (!series && (rc = label ? tsdb_label_values(snap, label, mm, nm, start, end,
+                                                            &lists[i])
+                                        : tsdb_label_names(snap, mm, nm, start, end,
+                                                           &lists[i])) == 0)
+            n += lists[i].len;
+    }
+    void **all = rc == 0 ? calloc(n + 1, sizeof *all) : NULL;
+    if (rc == 0 && !all)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        size_t k = 0;
+        for (int i = 0; i < nq; i++)
+            for (size_t s = 0; s < (series ? tsdb_series_set_len(sets[i]) : lists[i].len); s++)
+                all[k++] = series ? (void *)tsdb_series_set_labels(sets[i], s)
+                                  : (void *)lists[i].v[s];
+        qsort(all, n, sizeof *all, series ? labels_cmp : str_cmp);
+        fputs("{\"status\":\"success\",\"data\":[", m);
+        for (size_t i = 0, out = 0; i < n; i++) {
+            if (i && (series ? labels_cmp : str_cmp)(&all[i - 1], &all[i]) == 0)
+                continue;
+            if (out++)
+                putc(',', m);
+            if (!series) {
+                json_str(m, all[i]);
+                continue;
+            }
+            const struct tsdb_labels *ls = all[i];
+            putc('{', m);
+            for (size_t j = 0; j < ls->len; j++) {
+                if (j)
+                    putc(',', m);
+                json_str(m, ls->v[j].name);
+                putc(':', m);
+                json_str(m, ls->v[j].value);
+            }
+            putc('}', m);
+        }
+        fputs("]}\n", m);
+    }
+    if (m && fclose(m) != 0 && rc == 0)
+        rc = -ENOMEM;
+    for (int i = 0; i < nq; i++) {
+        if (sets && sets[i])
+            tsdb_series_set_free(sets[i]);
+        if (lists)
+            tsdb_strings_free(&lists[i]);
+    }
+    free(all);
+    free(sets);
+    free(lists);
+    tsdb_snapshot_close(snap);
+    tsdb_close(db);
+    return rc < 0 ? die_input("listing failed: %s", tsdb_strerror(rc)) : 0;
+}
+
+/* ---- command lines ------------------------------------------------------ */
+
+/* Parses the options every query command shares; other arguments land in
+ * rest. @return 0 or a usage exit status. */
+static int parse_args(int argc, char **argv, struct qargs *q, char **rest, int *nrest)
+{
+    const char *val;
+    memset(q, 0, sizeof *q);
+    q->fmt = OUTPUT_TABLE;
+    *nrest = 0;
     for (int i = 0; i < argc; i++) {
-        int r;
-        if ((r = flag(argv, argc, &i, "--data-dir", &val)) != 0) {
-            if (r < 0)
-                return usage("--data-dir needs a directory", NULL);
-            dir = val;
-        } else if ((r = flag(argv, argc, &i, "--time", &val)) != 0) {
-            if (r < 0)
-                return usage("--time needs a time", NULL);
-            time_arg = val;
-        } else if ((r = flag(argv, argc, &i, "-o", &val)) != 0) {
-            if (r < 0 || output_parse_format(val, &fmt) < 0)
+        static const char *const names[] = {"--url", "--data-dir", "--time", "--start",
+                                            "--end", "--step"};
+        const char **slots[] = {&q->url, &q->dir, &q->time, &q->start, &q->end, &q->step};
+        int r = 0, done = 0;
+        for (size_t k = 0; k < sizeof names / sizeof names[0] && !done; k++) {
+            if ((r = flag(argv, argc, &i, names[k], &val)) < 0)
+                return usage("%s needs a value", names[k]);
+            if (r > 0)
+                *slots[k] = val, done = 1;
+        }
+        if (done)
+            continue;
+        if ((r = flag(argv, argc, &i, "-o", &val)) != 0) {
+            if (r < 0 || output_parse_format(val, &q->fmt) < 0)
                 return usage("-o must be table, json or csv", NULL);
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return usage("unknown option %s", argv[i]);
-        } else if (expr) {
-            return usage("one selector only; quote it, e.g. 'up{job=\"api\"}'", NULL);
         } else {
-            expr = argv[i];
+            rest[(*nrest)++] = argv[i];
         }
     }
-    if (!expr)
-        return usage("no selector given", NULL);
-    if (!dir)
-        return usage("--data-dir DIR is required (querying a running vigild arrives with "
-                     "the HTTP API)", NULL);
-    if (time_arg && timefmt_parse_time(time_arg, now, &t) < 0)
-        return die_input("invalid --time %s: expected RFC 3339, Unix seconds or now-DURATION",
-                         time_arg);
-    int rc = selector_parse(expr, &sel, &err);
-    if (rc == -ENOMEM)
-        return die_input("out of memory");
-    if (rc < 0)
-        return die_input("selector:1:%u: %s\n  %s\n  %*s^", err.col, err.msg, expr,
-                         (int)err.col - 1, "");
-    int status = run_query(dir, &sel, t, fmt);
-    selector_free(&sel);
+    if (q->url && q->dir)
+        return usage("--url and --data-dir exclude each other", NULL);
+    if (!q->dir && !q->url)
+        q->url = getenv("VIGIL_URL") && *getenv("VIGIL_URL") ? getenv("VIGIL_URL")
+                                                             : "http://127.0.0.1:9190";
+    return 0;
+}
+
+static int cmd_query(int argc, char **argv)
+{
+    struct qargs q;
+    char **rest = calloc(argc + 1, sizeof *rest), tbuf[3][40];
+    int nrest, status = parse_args(argc, argv, &q, rest, &nrest);
+    int64_t now = timefmt_now_ms(), t = now, start = 0, end = 0, step = 0;
+    if (status == 0 && nrest != 1)
+        status = usage(nrest ? "one query only; quote it, e.g. 'rate(x[5m])'" : "no query given",
+                       NULL);
+    if (status == 0 && (q.start || q.end || q.step) && !(q.start && q.end && q.step))
+        status = usage("a range query needs --start, --end and --step", NULL);
+    if (status == 0 && q.start && q.time)
+        status = usage("--time is for instant queries; ranges use --start --end --step", NULL);
+    if (status == 0)
+        q.expr = rest[0];
+    if (status == 0 && q.time && timefmt_parse_time(q.time, now, &t) < 0)
+        status = die_input("invalid --time %s: expected RFC 3339, Unix seconds or now-DURATION",
+                           q.time);
+    if (status == 0 && q.start &&
+        (timefmt_parse_time(q.start, now, &start) < 0 || timefmt_parse_time(q.end, now, &end) < 0 ||
+         timefmt_parse_duration(q.step, strlen(q.step), &step) < 0 || step <= 0))
+        status = die_input("invalid range: --start/--end take RFC 3339, Unix seconds or "
+                           "now-DURATION, --step a positive duration like 30s");
+    if (status == 0 && q.dir) {
+        if (q.start && end < start)
+            status = die_input("--end must not be before --start");
+        else
+            status = local_query(&q, t, start, end, step);
+    } else if (status == 0) {
+        output_format_timestamp(t, tbuf[0], sizeof tbuf[0]);
+        output_format_timestamp(start, tbuf[1], sizeof tbuf[1]);
+        output_format_timestamp(end, tbuf[2], sizeof tbuf[2]);
+        if (q.start) {
+            q.start = tbuf[1];
+            q.end = tbuf[2];
+        } else if (q.time) { /* else the server's now */
+            q.time = tbuf[0];
+        }
+        status = remote(&q, q.start ? "/api/v1/query_range" : "/api/v1/query", 0);
+    }
+    free(rest);
+    return status;
+}
+
+/* tsq series|labels|label-values NAME [MATCHER...] */
+static int cmd_listing(const char *cmd, int argc, char **argv)
+{
+    struct qargs q;
+    char **rest = calloc(argc + 1, sizeof *rest), sbuf[40], ebuf[40];
+    int nrest, status = parse_args(argc, argv, &q, rest, &nrest);
+    int series = strcmp(cmd, "series") == 0, values = strcmp(cmd, "label-values") == 0;
+    const char *label = values && nrest ? rest[0] : NULL;
+    int64_t now = timefmt_now_ms(), start = INT64_MIN / 4, end = INT64_MAX / 4;
+    if (status == 0 && values && !label)
+        status = usage("label-values needs a label name", NULL);
+    if (status == 0 && series && nrest == 0)
+        status = usage("series needs at least one matcher, e.g. 'up{job=\"api\"}'", NULL);
+    if (status == 0 && (q.time || q.step))
+        status = usage("%s takes --start and --end, not --time or --step", cmd);
+    q.matchers = rest + (values ? 1 : 0);
+    q.nmatchers = nrest - (values ? 1 : 0);
+    if (status == 0 && q.start && (status = api_time("--start", q.start, now, sbuf, sizeof sbuf)))
+        goto out;
+    if (status == 0 && q.end && (status = api_time("--end", q.end, now, ebuf, sizeof ebuf)))
+        goto out;
+    if (status == 0 && q.url) {
+        char path[512];
+        if (values)
+            snprintf(path, sizeof path, "/api/v1/label/%s/values", label);
+        q.start = q.start ? sbuf : NULL;
+        q.end = q.end ? ebuf : NULL;
+        status = remote(&q, values ? path : series ? "/api/v1/series" : "/api/v1/labels", 1);
+    } else if (status == 0) {
+        struct selector *sels = calloc(q.nmatchers + 1, sizeof *sels);
+        struct selector_error err;
+        int n = 0, nok = 0;
+        if (q.start)
+            timefmt_parse_time(q.start, now, &start);
+        if (q.end)
+            timefmt_parse_time(q.end, now, &end);
+        if (values && !tsdb_label_name_valid(label))
+            status = die_input("invalid label name: \"%s\"", label);
+        for (; status == 0 && sels && n < q.nmatchers; n++) {
+            if (selector_parse(q.matchers[n], &sels[n], &err) < 0)
+                status = die_input("matcher %s:1:%u: %s", q.matchers[n], err.col, err.msg);
+            else
+                nok++;
+        }
+        if (status == 0 && sels) {
+            struct answer a = {0};
+            status = local_listing(&q, label, series, start, end, sels, n, &a);
+            if (status == 0)
+                status = print_body(&a, &q, 1);
+            free(a.body);
+        }
+        for (int i = 0; sels && i < nok; i++)
+            selector_free(&sels[i]);
+        free(sels);
+    }
+out:
+    free(rest);
     return status;
 }
 
@@ -700,5 +1181,8 @@ int main(int argc, char **argv)
         return cmd_tsdb(argc - 2, argv + 2);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (strcmp(argv[1], "series") == 0 || strcmp(argv[1], "labels") == 0 ||
+        strcmp(argv[1], "label-values") == 0)
+        return cmd_listing(argv[1], argc - 2, argv + 2);
     return cmd_query(argc - 1, argv + 1);
 }
