@@ -137,6 +137,7 @@ static double group_value(enum promql_agg op, const struct group *g)
             return g->mean + g->kahan;
         return (g->value + g->kahan) / g->count;
     case PROMQL_AGG_COUNT:
+    case PROMQL_AGG_COUNT_VALUES:
         return g->count;
     case PROMQL_AGG_GROUP:
         return 1;
@@ -149,7 +150,6 @@ static double group_value(enum promql_agg op, const struct group *g)
     case PROMQL_AGG_TOPK:
     case PROMQL_AGG_BOTTOMK:
     case PROMQL_AGG_QUANTILE:
-    case PROMQL_AGG_COUNT_VALUES:
     case PROMQL_AGG_LIMITK:
     case PROMQL_AGG_LIMIT_RATIO:
         break;
