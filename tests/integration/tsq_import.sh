@@ -124,14 +124,15 @@ expect_fail "missing # EOF" 1 "noeof.om:2:1: expected \"# EOF\"" \
 expect_fail "missing file" 1 "cannot open" import openmetrics "$TMP/none.om" --data-dir "$D"
 
 # Query and input errors exit 1, usage errors exit 2 with usage text.
-expect_fail "bad selector" 1 "selector:1:4: expected a match operator" --data-dir "$D" 'm{a~"b"}'
-expect_fail "empty-matching selector" 1 "at least one matcher" --data-dir "$D" '{a=~".*"}'
+expect_fail "bad selector" 1 "1:4: parse error: unexpected character inside braces" --data-dir "$D" 'm{a~"b"}'
+expect_fail "empty-matching selector" 1 "at least one non-empty matcher" --data-dir "$D" '{a=~".*"}'
 expect_fail "bad time" 1 "invalid --time" --data-dir "$D" --time yesterday 'up'
 expect_fail "missing store" 1 "does not exist" --data-dir "$TMP/nothere" 'up'
 expect_fail "no arguments" 2 "usage: tsq"
 expect_fail "unknown option" 2 "unknown option --bogus" --bogus --data-dir "$D" 'up'
 expect_fail "bad output format" 2 "-o must be table, json or csv" --data-dir "$D" -o xml 'up'
-expect_fail "no data dir" 2 "--data-dir DIR is required" 'up'
+# without --data-dir tsq asks a running vigild; none listens on this port
+expect_fail "no server" 1 "cannot query http://127.0.0.1:1/api/v1/query" --url http://127.0.0.1:1 'up'
 expect_fail "import without dir" 2 "usage: tsq" import openmetrics "$TMP/data.om"
 
 echo "$pass passed, $fail failed"
