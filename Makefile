@@ -8,8 +8,10 @@
 # missing ones (apt-get update once, then apt-get install -y).
 DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
                libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev \
-               libcurl4-openssl-dev libjansson-dev curl \
-               prometheus-node-exporter openssl
+               libcurl4-openssl-dev libjansson-dev
+# The real peers the integration tests start: Prometheus (API comparison),
+# node_exporter (scraping), openssl (self-signed HTTPS), curl.
+DEB_PACKAGES_TEST = prometheus prometheus-node-exporter openssl curl
 DEB_PACKAGES_BENCH = prometheus time curl
 DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
 
@@ -53,7 +55,7 @@ REPLAY_BIN = $(patsubst tests/fuzz/%.c,$(BIN)/fuzz-replay/%,$(FUZZ_SRC))
 
 PROGRAMS  = $(BIN)/tsq $(BIN)/promqltest $(if $(wildcard agent/main.c),$(BIN)/vigild)
 
-.PHONY: all deps deps-bench deps-fuzz run demo test bench fuzz clean
+.PHONY: all deps deps-test deps-bench deps-fuzz run demo test bench fuzz clean
 all: $(PROGRAMS) $(UNIT_BIN) $(BENCH_BIN) $(REPLAY_BIN)
 
 .SECONDARY:
@@ -109,6 +111,9 @@ fuzz: deps-fuzz
 deps:
 	@sh tests/deps.sh $(DEB_PACKAGES)
 
+deps-test:
+	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_TEST)
+
 deps-bench:
 	@sh tests/deps.sh $(DEB_PACKAGES) $(DEB_PACKAGES_BENCH)
 
@@ -125,7 +130,7 @@ demo: deps
 	$(MAKE) all
 	sh tests/demo.sh $(BIN)
 
-test: deps
+test: deps-test
 	$(MAKE) all
 	sh tests/run-all.sh $(BIN)
 
