@@ -899,18 +899,23 @@ static struct pe_val f_label_join(struct pe_ctx *c, const struct promql_node *n,
 
 /* ---- sorting ----------------------------------------------------------- */
 
-static int sort_desc_flag;
-static const char **sort_labels;
-static size_t sort_nlabels;
+/* How sort*() orders: passed to the comparators (no globals: queries run
+ * concurrently on the agent's worker pool). */
+struct sort_spec {
+    int desc;
+    const char **labels;
+    size_t nlabels;
+};
 
-static int cmp_value(const struct pe_sample *a, const struct pe_sample *b)
+static int cmp_value(const struct sort_spec *sp, const struct pe_sample *a,
+                     const struct pe_sample *b)
 {
     if (isnan(a->v))
         return isnan(b->v) ? 0 : 1;
     if (isnan(b->v))
         return -1;
     int r = a->v < b->v ? -1 : a->v > b->v;
-    return sort_desc_flag ? -r : r;
+    return sp->desc ? -r : r;
 }
 
 /* Natural order: digit runs compare as numbers. */
@@ -946,25 +951,28 @@ static int natcmp(const char *a, const char *b)
     return *a ? 1 : *b ? -1 : 0;
 }
 
-static int cmp_labels(const struct pe_sample *a, const struct pe_sample *b)
+static int cmp_labels(const struct sort_spec *sp, const struct pe_sample *a,
+                      const struct pe_sample *b)
 {
     int r = 0;
-    for (size_t i = 0; i < sort_nlabels && !r; i++) {
-        const char *x = pe_lset_get(&a->ls, sort_labels[i]), *y = pe_lset_get(&b->ls, sort_labels[i]);
+    for (size_t i = 0; i < sp->nlabels && !r; i++) {
+        const char *x = pe_lset_get(&a->ls, sp->labels[i]), *y = pe_lset_get(&b->ls, sp->labels[i]);
         if (strcmp(x, y))
             r = natcmp(x, y);
     }
     if (!r)
         r = pe_lset_cmp(&a->ls, &b->ls);
-    return sort_desc_flag ? -r : r;
+    return sp->desc ? -r : r;
 }
 
-static void stable_sort(struct pe_vec *v, int (*cmp)(const struct pe_sample *, const struct pe_sample *))
+static void stable_sort(struct pe_vec *v, const struct sort_spec *sp,
+                        int (*cmp)(const struct sort_spec *, const struct pe_sample *,
+                                   const struct pe_sample *))
 {
     for (size_t i = 1; i < v->n; i++) {
         struct pe_sample x = v->v[i];
         size_t j = i;
-        while (j > 0 && cmp(&v->v[j - 1], &x) > 0) {
+        while (j > 0 && cmp(sp, &v->v[j - 1], &x) > 0) {
             v->v[j] = v->v[j - 1];
             j--;
         }
@@ -979,15 +987,15 @@ static struct pe_val f_sort_any(struct pe_ctx *c, const struct promql_node *n, i
         pe_warn(c, n, "sort is ineffective for range queries since results are always "
                       "ordered by labels");
     struct pe_val v = pe_eval(c, arg(n, 0), t);
-    sort_desc_flag = desc;
+    struct sort_spec sp = {desc, NULL, 0};
     if (by_label) {
-        sort_nlabels = n->call.nargs - 1;
-        sort_labels = pe_alloc(c, (sort_nlabels + 1) * sizeof(*sort_labels));
-        for (size_t i = 0; i < sort_nlabels; i++)
-            sort_labels[i] = pe_eval(c, arg(n, 1 + i), t).str;
-        stable_sort(&v.vec, cmp_labels);
+        sp.nlabels = n->call.nargs - 1;
+        sp.labels = pe_alloc(c, (sp.nlabels + 1) * sizeof(*sp.labels));
+        for (size_t i = 0; i < sp.nlabels; i++)
+            sp.labels[i] = pe_eval(c, arg(n, 1 + i), t).str;
+        stable_sort(&v.vec, &sp, cmp_labels);
     } else {
-        stable_sort(&v.vec, cmp_value);
+        stable_sort(&v.vec, &sp, cmp_value);
     }
     return v;
 }
