@@ -186,62 +186,14 @@ int api_parse_duration(const char *s, int64_t *ms, char *err, size_t cap)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-/* One UTF-8 sequence at s: its length and code point, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+static int buf_sink(void *arg, const void *p, size_t n)
 {
-    size_t k;
-    uint32_t c;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        k = 1, c = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        k = 2, c = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        k = 3, c = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i <= k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((k == 1 && c < 0x80) || (k == 2 && c < 0x800) || (k == 3 && c < 0x10000) ||
-        c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return k + 1;
+    return http_buf_append(arg, p, n);
 }
 
 int api_json_string(struct http_buf *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    int rc = http_buf_append(b, "\"", 1);
-    while (rc == 0 && *p) {
-        uint32_t cp;
-        size_t n = utf8_decode(p, &cp);
-        if (n == 0) {
-            rc = http_buf_append(b, "\\ufffd", 6);
-            p++;
-            continue;
-        }
-        switch (cp) {
-        case '"': rc = http_buf_append(b, "\\\"", 2); break;
-        case '\\': rc = http_buf_append(b, "\\\\", 2); break;
-        case '\n': rc = http_buf_append(b, "\\n", 2); break;
-        case '\r': rc = http_buf_append(b, "\\r", 2); break;
-        case '\t': rc = http_buf_append(b, "\\t", 2); break;
-        default:
-            if (cp < 0x20 || cp == '<' || cp == '>' || cp == '&' || cp == 0x2028 || cp == 0x2029)
-                rc = http_buf_printf(b, "\\u%04x", (unsigned)cp);
-            else
-                rc = http_buf_append(b, p, n);
-        }
-        p += n;
-    }
-    return rc ? rc : http_buf_append(b, "\"", 1);
+    return output_json_string(s, buf_sink, b);
 }
 
 int api_render_error(struct http_buf *b, const char *type, const char *msg)
@@ -450,24 +402,6 @@ static void run_query(struct job *j, struct tsdb_snapshot *snap)
     }
 }
 
-static int labels_cmp(const struct tsdb_labels *a, const struct tsdb_labels *b)
-{
-    for (size_t i = 0; i < a->len && i < b->len; i++) {
-        int c = strcmp(a->v[i].name, b->v[i].name);
-        if (c == 0)
-            c = strcmp(a->v[i].value, b->v[i].value);
-        if (c)
-            return c;
-    }
-    return a->len < b->len ? -1 : a->len > b->len;
-}
-
-static int labels_ptr_cmp(const void *x, const void *y)
-{
-    return labels_cmp(*(const struct tsdb_labels *const *)x,
-                      *(const struct tsdb_labels *const *)y);
-}
-
 static int render_labels(struct http_buf *b, const struct tsdb_labels *ls)
 {
     int rc = http_buf_append(b, "{", 1);
@@ -503,10 +437,10 @@ static int run_series(struct job *j, struct tsdb_snapshot *snap)
         for (size_t i = 0; i < j->nsets; i++)
             for (size_t s = 0; s < tsdb_series_set_len(sets[i]); s++)
                 all[k++] = tsdb_series_set_labels(sets[i], s);
-        qsort(all, n, sizeof *all, labels_ptr_cmp);
+        qsort(all, n, sizeof *all, output_labels_ptr_cmp);
         rc = http_buf_printf(&j->res.body, "{\"status\":\"success\",\"data\":[");
         for (size_t i = 0, out = 0; rc == 0 && i < n; i++) {
-            if (i && labels_cmp(all[i - 1], all[i]) == 0)
+            if (i && output_labels_cmp(all[i - 1], all[i]) == 0)
                 continue;
             if (out++)
                 rc = http_buf_append(&j->res.body, ",", 1);

@@ -119,37 +119,70 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
     return k + 1;
 }
 
-/* Writes s as a JSON string the way Go's encoding/json does: HTML-safe
- * escapes for < > &, \u2028 and \u2029 escaped, invalid UTF-8 as \ufffd. */
-static void json_string(FILE *f, const char *s)
+/* 1 if the code point cp needs an escape in Go's HTML-safe JSON strings. */
+static int json_needs_escape(uint32_t cp)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    putc('"', f);
-    while (*p) {
+    return cp < 0x20 || cp == '"' || cp == '\\' || cp == '<' || cp == '>' || cp == '&' ||
+           cp == 0x2028 || cp == 0x2029;
+}
+
+int output_json_string(const char *s, output_sink *sink, void *arg)
+{
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    char esc[8];
+    int rc = sink(arg, "\"", 1);
+    while (rc == 0 && *p) {
         uint32_t cp;
         size_t n = utf8_decode(p, &cp);
-        if (n == 0) {
-            fputs("\\ufffd", f);
-            p++;
+        if (n > 0 && !json_needs_escape(cp)) {
+            p += n;
             continue;
         }
-        switch (cp) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\b': fputs("\\b", f); break;
-        case '\f': fputs("\\f", f); break;
-        default:
-            if (cp < 0x20 || cp == '<' || cp == '>' || cp == '&' || cp == 0x2028 || cp == 0x2029)
-                fprintf(f, "\\u%04x", (unsigned)cp);
-            else
-                fwrite(p, 1, n, f);
-        }
+        if (p > run && (rc = sink(arg, run, (size_t)(p - run))) != 0)
+            break;
+        if (n == 0)
+            snprintf(esc, sizeof esc, "\\ufffd"), n = 1;
+        else if (cp == '"' || cp == '\\')
+            snprintf(esc, sizeof esc, "\\%c", (char)cp);
+        else if (cp == '\n' || cp == '\r' || cp == '\t')
+            snprintf(esc, sizeof esc, "\\%c", cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't');
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+        rc = sink(arg, esc, strlen(esc));
         p += n;
+        run = p;
     }
-    putc('"', f);
+    if (rc == 0 && p > run)
+        rc = sink(arg, run, (size_t)(p - run));
+    return rc ? rc : sink(arg, "\"", 1);
+}
+
+static int file_sink(void *arg, const void *p, size_t n)
+{
+    return fwrite(p, 1, n, arg) == n ? 0 : -EIO;
+}
+
+int output_json_fputs(FILE *f, const char *s)
+{
+    return output_json_string(s, file_sink, f);
+}
+
+int output_labels_cmp(const struct tsdb_labels *a, const struct tsdb_labels *b)
+{
+    for (size_t i = 0; i < a->len && i < b->len; i++) {
+        int c = strcmp(a->v[i].name, b->v[i].name);
+        if (c == 0)
+            c = strcmp(a->v[i].value, b->v[i].value);
+        if (c)
+            return c;
+    }
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+int output_labels_ptr_cmp(const void *x, const void *y)
+{
+    return output_labels_cmp(*(const struct tsdb_labels *const *)x,
+                             *(const struct tsdb_labels *const *)y);
 }
 
 static void json_point(FILE *f, const struct output_sample *s)
@@ -170,9 +203,9 @@ static void write_json(FILE *f, const struct output_result *r)
         for (size_t j = 0; j < s->labels->len; j++) {
             if (j)
                 putc(',', f);
-            json_string(f, s->labels->v[j].name);
+            output_json_fputs(f, s->labels->v[j].name);
             putc(':', f);
-            json_string(f, s->labels->v[j].value);
+            output_json_fputs(f, s->labels->v[j].value);
         }
         if (r->type == OUTPUT_VECTOR) {
             fputs("},\"value\":", f);
@@ -191,9 +224,7 @@ static void write_json(FILE *f, const struct output_result *r)
     fputs("]}}\n", f);
 }
 
-/* The series in PromQL notation, name{a="b", c="d"}, as a malloc'd string
- * (NULL on ENOMEM). */
-static char *series_name(const struct tsdb_labels *ls)
+char *output_series_name(const struct tsdb_labels *ls)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -250,7 +281,7 @@ static int write_csv(FILE *f, const struct output_result *r)
 {
     fputs("series,timestamp,value\n", f);
     for (size_t i = 0; i < r->n; i++) {
-        char *name = series_name(r->series[i].labels);
+        char *name = output_series_name(r->series[i].labels);
         if (!name)
             return -ENOMEM;
         for (size_t j = 0; j < r->series[i].n; j++) {
@@ -283,7 +314,7 @@ static int write_table(FILE *f, const struct output_result *r)
     if (!names)
         return -ENOMEM;
     for (size_t i = 0; i < r->n; i++) {
-        if (!(names[i] = series_name(r->series[i].labels))) {
+        if (!(names[i] = output_series_name(r->series[i].labels))) {
             rc = -ENOMEM;
             goto out;
         }

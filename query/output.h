@@ -60,4 +60,28 @@ void output_format_value(double v, char *buf, size_t cap);
  * (1700000000, 1700000000.500). buf should hold 32 bytes. */
 void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap);
 
+/* Receives the bytes of an escaped string. @return 0, or nonzero to stop. */
+typedef int output_sink(void *arg, const void *p, size_t n);
+
+/* Writes s, quoted, as a JSON string the way Prometheus' API does (Go's
+ * encoding/json rules): \" \\ \n \r \t; other control characters, < > &
+ * and U+2028 U+2029 as \u00XX / \u2028; each byte of invalid UTF-8 as
+ * \ufffd; everything else verbatim. Hands the bytes to sink in runs.
+ * @return 0, or the first nonzero value sink returned. */
+int output_json_string(const char *s, output_sink *sink, void *arg);
+
+/* output_json_string to a stdio stream. @return 0 or -EIO. */
+int output_json_fputs(FILE *f, const char *s);
+
+/* Orders label sets (each sorted by name) pair by pair, name then value; a
+ * prefix sorts first. @return <0, 0 or >0 like strcmp. */
+int output_labels_cmp(const struct tsdb_labels *a, const struct tsdb_labels *b);
+
+/* output_labels_cmp for qsort over an array of const struct tsdb_labels *. */
+int output_labels_ptr_cmp(const void *x, const void *y);
+
+/* The series in PromQL notation, name{a="b", c="d"} ({} without labels),
+ * as a malloc'd string. @return it, or NULL on ENOMEM. */
+char *output_series_name(const struct tsdb_labels *ls);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "expfmt.h"
 #include "lint.h"
 #include "output.h"
+#include "plot.h"
 #include "promql_eval.h"
 #include "selector.h"
 #include "timefmt.h"
@@ -33,7 +35,7 @@
 
 static const char usage_text[] =
     "usage: tsq [--url URL | --data-dir DIR] [-o table|json|csv]\n"
-    "           [--time T | --start T --end T --step DUR] 'PROMQL'\n"
+    "           [--time T | --start T --end T --step DUR [--plot]] 'PROMQL'\n"
     "       tsq series [--url URL | --data-dir DIR] [--start T] [--end T] MATCHER...\n"
     "       tsq labels [--url URL | --data-dir DIR] [--start T] [--end T] [MATCHER...]\n"
     "       tsq label-values NAME [--url URL | --data-dir DIR] [--start T] [--end T]\n"
@@ -45,8 +47,9 @@ static const char usage_text[] =
     "Queries go to vigild at --url, $VIGIL_URL or http://127.0.0.1:9190, or are\n"
     "evaluated on the store in --data-dir. T is RFC 3339, Unix seconds or now-1h\n"
     "(default now); DUR is like 30s or 1h30m. -o json prints exactly what the\n"
-    "Prometheus HTTP API returns. Exit status: 0 ok, 1 query or input error,\n"
-    "2 usage error; check metrics: 1 invalid input, 3 lint warnings.\n";
+    "Prometheus HTTP API returns; --plot draws a range query as a chart.\n"
+    "Exit status: 0 ok, 1 query or input error, 2 usage error; check metrics:\n"
+    "1 invalid input, 3 lint warnings.\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -385,6 +388,8 @@ struct qargs {
     const char *url, *dir, *expr;
     const char *time, *start, *end, *step;
     enum output_format fmt;
+    int fmt_given, plot;             /* -o, --plot */
+    int64_t start_ms, end_ms, step_ms; /* a range query's, for --plot */
     char **matchers;                 /* series / labels / label-values */
     int nmatchers;
 };
@@ -545,8 +550,27 @@ static int point_of(json_t *p, struct output_sample *s)
     return 0;
 }
 
-/* Prints a vector, matrix or scalar "data" as a table or CSV. */
-static int print_data(json_t *data, enum output_format fmt)
+/* Draws r for --plot, as large as the terminal on stdout. */
+static int plot_result(const struct output_result *r, const struct qargs *q)
+{
+    struct plot_options o;
+    struct winsize ws;
+    plot_options_default(&o);
+    if (isatty(STDOUT_FILENO)) {
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 1) {
+            o.width = ws.ws_col;
+            o.height = ws.ws_row - 1; /* the prompt's line */
+        }
+        o.color = !getenv("NO_COLOR") || !*getenv("NO_COLOR");
+    }
+    o.start_ms = q->start_ms;
+    o.end_ms = q->end_ms;
+    o.step_ms = q->step_ms;
+    return plot_write(stdout, r, &o);
+}
+
+/* Prints a vector, matrix or scalar "data" as a table, CSV or chart. */
+static int print_data(json_t *data, const struct qargs *q)
 {
     const char *type = json_string_value(json_object_get(data, "resultType"));
     json_t *result = json_object_get(data, "result");
@@ -583,7 +607,7 @@ static int print_data(json_t *data, enum output_format fmt)
     }
     if (rc == 0) {
         struct output_result r = {matrix ? OUTPUT_MATRIX : OUTPUT_VECTOR, os, n};
-        rc = output_write(stdout, fmt, &r);
+        rc = q->plot ? plot_result(&r, q) : output_write(stdout, q->fmt, &r);
     }
     for (size_t i = 0; ls && i < n; i++)
         free((void *)ls[i].v);
@@ -649,34 +673,13 @@ static int print_body(const struct answer *a, const struct qargs *q, int listing
                        json_string_value(json_object_get(doc, "error")));
     } else if (q->fmt != OUTPUT_JSON) {
         json_t *data = json_object_get(doc, "data");
-        rc = listing ? print_listing(data, q->fmt) : print_data(data, q->fmt);
+        rc = listing ? print_listing(data, q->fmt) : print_data(data, q);
     }
     json_decref(doc);
     return rc;
 }
 
 /* ---- the data directory ------------------------------------------------ */
-
-/* Appends s as a JSON string the way Go's encoding/json does (HTML-safe). */
-static void json_str(FILE *f, const char *s)
-{
-    putc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\r')
-            fputs("\\r", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&')
-            fprintf(f, "\\u%04x", *p);
-        else
-            putc(*p, f);
-    }
-    putc('"', f);
-}
 
 /* Renders a query result as the API's JSON body, in a malloc'd buffer. */
 static int render_result(const struct promql_result *r, struct answer *a)
@@ -713,7 +716,7 @@ static int render_result(const struct promql_result *r, struct answer *a)
             output_format_value(r->v, v, sizeof v);
             fprintf(m, "\"%s\"", v);
         } else {
-            json_str(m, r->str ? r->str : "");
+            output_json_fputs(m, r->str ? r->str : "");
         }
         fputs("]}}\n", m);
     }
@@ -760,20 +763,6 @@ static int str_cmp(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static int labels_cmp(const void *x, const void *y)
-{
-    const struct tsdb_labels *a = *(const struct tsdb_labels *const *)x;
-    const struct tsdb_labels *b = *(const struct tsdb_labels *const *)y;
-    for (size_t i = 0; i < a->len && i < b->len; i++) {
-        int c = strcmp(a->v[i].name, b->v[i].name);
-        if (c == 0)
-            c = strcmp(a->v[i].value, b->v[i].value);
-        if (c)
-            return c;
-    }
-    return a->len < b->len ? -1 : a->len > b->len;
-}
-
 /* series, labels or label-values on the store, rendered like the API. */
 static int local_listing(const struct qargs *q, const char *label, int series, int64_t start,
                          int64_t end, struct selector *sels, int nsels, struct answer *a)
@@ -813,15 +802,15 @@ static int local_listing(const struct qargs *q, const char *label, int series, i
             for (size_t s = 0; s < (series ? tsdb_series_set_len(sets[i]) : lists[i].len); s++)
                 all[k++] = series ? (void *)tsdb_series_set_labels(sets[i], s)
                                   : (void *)lists[i].v[s];
-        qsort(all, n, sizeof *all, series ? labels_cmp : str_cmp);
+        qsort(all, n, sizeof *all, series ? output_labels_ptr_cmp : str_cmp);
         fputs("{\"status\":\"success\",\"data\":[", m);
         for (size_t i = 0, out = 0; i < n; i++) {
-            if (i && (series ? labels_cmp : str_cmp)(&all[i - 1], &all[i]) == 0)
+            if (i && (series ? output_labels_ptr_cmp : str_cmp)(&all[i - 1], &all[i]) == 0)
                 continue;
             if (out++)
                 putc(',', m);
             if (!series) {
-                json_str(m, all[i]);
+                output_json_fputs(m, all[i]);
                 continue;
             }
             const struct tsdb_labels *ls = all[i];
@@ -829,9 +818,9 @@ static int local_listing(const struct qargs *q, const char *label, int series, i
             for (size_t j = 0; j < ls->len; j++) {
                 if (j)
                     putc(',', m);
-                json_str(m, ls->v[j].name);
+                output_json_fputs(m, ls->v[j].name);
                 putc(':', m);
-                json_str(m, ls->v[j].value);
+                output_json_fputs(m, ls->v[j].value);
             }
             putc('}', m);
         }
@@ -879,6 +868,9 @@ static int parse_args(int argc, char **argv, struct qargs *q, char **rest, int *
         if ((r = flag(argv, argc, &i, "-o", &val)) != 0) {
             if (r < 0 || output_parse_format(val, &q->fmt) < 0)
                 return usage("-o must be table, json or csv", NULL);
+            q->fmt_given = 1;
+        } else if (strcmp(argv[i], "--plot") == 0) {
+            q->plot = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return usage("unknown option %s", argv[i]);
         } else {
@@ -906,6 +898,10 @@ static int cmd_query(int argc, char **argv)
         status = usage("a range query needs --start, --end and --step", NULL);
     if (status == 0 && q.start && q.time)
         status = usage("--time is for instant queries; ranges use --start --end --step", NULL);
+    if (status == 0 && q.plot && !q.start)
+        status = usage("--plot draws a range query: give --start, --end and --step", NULL);
+    if (status == 0 && q.plot && q.fmt_given)
+        status = usage("--plot draws a chart; it takes no -o", NULL);
     if (status == 0)
         q.expr = rest[0];
     if (status == 0 && q.time && timefmt_parse_time(q.time, now, &t) < 0)
@@ -916,6 +912,7 @@ static int cmd_query(int argc, char **argv)
          timefmt_parse_duration(q.step, strlen(q.step), &step) < 0 || step <= 0))
         status = die_input("invalid range: --start/--end take RFC 3339, Unix seconds or "
                            "now-DURATION, --step a positive duration like 30s");
+    q.start_ms = start, q.end_ms = end, q.step_ms = step;
     if (status == 0 && q.dir) {
         if (q.start && end < start)
             status = die_input("--end must not be before --start");
@@ -950,8 +947,8 @@ static int cmd_listing(const char *cmd, int argc, char **argv)
         status = usage("label-values needs a label name", NULL);
     if (status == 0 && series && nrest == 0)
         status = usage("series needs at least one matcher, e.g. 'up{job=\"api\"}'", NULL);
-    if (status == 0 && (q.time || q.step))
-        status = usage("%s takes --start and --end, not --time or --step", cmd);
+    if (status == 0 && (q.time || q.step || q.plot))
+        status = usage("%s takes --start and --end, not --time, --step or --plot", cmd);
     q.matchers = rest + (values ? 1 : 0);
     q.nmatchers = nrest - (values ? 1 : 0);
     if (status == 0 && q.start && (status = api_time("--start", q.start, now, sbuf, sizeof sbuf)))
