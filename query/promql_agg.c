@@ -256,12 +256,22 @@ static void emit_members(struct pe_ctx *c, enum promql_agg op, struct group *g, 
     }
     size_t k = param >= (double)m->n ? m->n : (size_t)param;
     if (op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK) {
-        /* a stable sort keeps input order among equal values */
+        /* the first k of a stable sort (input order kept among equal
+         * values): an insertion sort of v[0..k) where later members enter
+         * only when strictly before the current k-th, O(n k) */
         struct pe_sample *v = m->v;
-        for (size_t i = 1; i < m->n; i++) {
+        int (*cmp)(const void *, const void *) = op == PROMQL_AGG_TOPK ? cmp_desc : cmp_asc;
+        size_t kept = 0;
+        for (size_t i = 0; i < m->n && k; i++) {
             struct pe_sample x = v[i];
-            size_t j = i;
-            int (*cmp)(const void *, const void *) = op == PROMQL_AGG_TOPK ? cmp_desc : cmp_asc;
+            size_t j;
+            if (kept < k) {
+                j = kept++;
+            } else {
+                if (cmp(&v[k - 1], &x) <= 0)
+                    continue;
+                j = k - 1;
+            }
             while (j > 0 && cmp(&v[j - 1], &x) > 0) {
                 v[j] = v[j - 1];
                 j--;
