@@ -41,6 +41,26 @@ static struct pe_mark arena_mark(const struct pe_arena *a)
     return m;
 }
 
+/* pe_alloc without zeroing, for memory about to be overwritten. */
+static void *alloc_raw(struct pe_ctx *c, size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    struct pe_block *b = c->arena.head;
+    if (!b || b->size - b->used < size) {
+        size_t cap = size > PE_BLOCK_BYTES ? size : PE_BLOCK_BYTES;
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+        b->size = cap;
+        b->used = 0;
+        b->next = c->arena.head;
+        c->arena.head = b;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    return p;
+}
+
 void *pe_alloc(struct pe_ctx *c, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
@@ -532,27 +552,52 @@ static void load(struct pe_ctx *c, struct pe_fetch *f)
     if (rc < 0)
         pe_fail(c, PROMQL_ERR_EXECUTION, "expanding series: %s", tsdb_strerror(rc));
     size_t n = tsdb_series_set_len(set);
+    /* each series is read into a scratch buffer, then copied to the arena
+     * at its exact size (no doubling, no zeroing) */
+    struct promql_point *buf = NULL;
+    size_t cap = 0;
     for (size_t i = 0; i < n; i++) {
         struct tsdb_iter *it;
         if (tsdb_iter_open(set, i, &it) < 0)
             continue;
-        struct pe_series *s = NULL;
+        size_t np = 0;
         int64_t ts;
         double v;
         while ((rc = tsdb_iter_next(it, &ts, &v)) == 1) {
             if (ts < f->mint || ts > f->maxt)
                 continue;
-            if (!s)
-                s = pe_mat_push(c, &f->data, copy_labels(c, tsdb_series_set_labels(set, i)));
-            pe_series_push(c, s, ts, v);
+            if (np == cap) {
+                size_t ncap = cap ? cap * 2 : 1024;
+                struct promql_point *nb = realloc(buf, ncap * sizeof(*nb));
+                if (!nb) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                buf = nb;
+                cap = ncap;
+            }
+            buf[np++] = (struct promql_point){ts, v};
         }
         tsdb_iter_free(it);
         if (rc < 0) {
+            free(buf);
             tsdb_series_set_free(set);
             pe_fail(c, PROMQL_ERR_EXECUTION, "reading series: %s", tsdb_strerror(rc));
         }
+        if (!np)
+            continue;
+        struct pe_series *s;
+        struct pe_lset ls = copy_labels(c, tsdb_series_set_labels(set, i));
+        s = pe_mat_push(c, &f->data, ls);
+        s->p = alloc_raw(c, np * sizeof(*s->p));
+        memcpy(s->p, buf, np * sizeof(*s->p));
+        s->n = s->cap = np;
     }
+    free(buf);
     tsdb_series_set_free(set);
+    /* before the range query's arena mark: the cursors live for the query */
+    f->cur = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur));
+    f->cur_lo = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur_lo));
     f->loaded = 1;
 }
 
@@ -564,10 +609,9 @@ static struct pe_fetch *fetched(struct pe_ctx *c, const struct promql_node *vs)
     pe_fail(c, PROMQL_ERR_EXECUTION, "internal error: selector not planned");
 }
 
-/* Index of the first point with time > t. */
-static size_t upper_bound(const struct pe_series *s, int64_t t)
+/* Index of the first point with time > t among s->p[lo, hi). */
+static size_t upper_bound_in(const struct pe_series *s, size_t lo, size_t hi, int64_t t)
 {
-    size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (s->p[mid].t <= t)
@@ -578,6 +622,30 @@ static size_t upper_bound(const struct pe_series *s, int64_t t)
     return lo;
 }
 
+/* Index of the first point with time > t, starting from the answer for an
+ * earlier time in *cur (a hint: any value works) and leaving this one
+ * there. Consecutive steps of a range query move a few points forward. */
+static size_t seek(const struct pe_series *s, size_t *cur, int64_t t)
+{
+    size_t j = *cur;
+    if (j > s->n)
+        j = s->n;
+    if (j > 0 && s->p[j - 1].t > t) {
+        j = upper_bound_in(s, 0, j - 1, t);
+    } else {
+        size_t k = 0;
+        while (j < s->n && s->p[j].t <= t) {
+            if (++k > 8) {
+                j = upper_bound_in(s, j, s->n, t);
+                break;
+            }
+            j++;
+        }
+    }
+    *cur = j;
+    return j;
+}
+
 static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_node *n,
                                           int64_t t)
 {
@@ -586,7 +654,7 @@ static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_
     int64_t ref = at_time(c, &n->vs.mod, t) - n->vs.mod.offset_ms;
     for (size_t i = 0; i < f->data.n; i++) {
         const struct pe_series *s = &f->data.v[i];
-        size_t j = upper_bound(s, ref);
+        size_t j = seek(s, &f->cur[i], ref);
         if (j == 0)
             continue;
         const struct promql_point *p = &s->p[j - 1];
@@ -607,9 +675,24 @@ static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_
     int64_t ref = at_time(c, &vs->vs.mod, t) - vs->vs.mod.offset_ms;
     for (size_t i = 0; i < f->data.n; i++) {
         const struct pe_series *s = &f->data.v[i];
-        size_t hi = upper_bound(s, ref), lo = upper_bound(s, ref - n->matrix.range_ms);
+        size_t hi = seek(s, &f->cur[i], ref);
+        size_t lo = seek(s, &f->cur_lo[i], ref - n->matrix.range_ms);
         struct pe_series *o = NULL;
-        for (size_t j = lo; j < hi; j++) {
+        size_t j = lo;
+        while (j < hi && !tsdb_is_stale(s->p[j].v))
+            j++;
+        if (j == hi) {
+            /* no stale marker in the window: share the fetched points (read
+             * only; cap == n makes any push copy them first) */
+            if (hi > lo) {
+                o = pe_mat_push(c, &out.mat, s->ls);
+                o->p = s->p + lo;
+                o->n = o->cap = hi - lo;
+                pe_count_samples(c, o->n);
+            }
+            continue;
+        }
+        for (j = lo; j < hi; j++) {
             if (tsdb_is_stale(s->p[j].v))
                 continue;
             if (!o) {

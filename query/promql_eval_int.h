@@ -85,6 +85,9 @@ struct pe_fetch {
     int64_t mint, maxt;
     int loaded;
     struct pe_mat data; /* stale markers kept */
+    /* per series of data: where the last evaluation's window ended
+     * (cur) and began (cur_lo, range selectors); hints for seek() */
+    size_t *cur, *cur_lo;
 };
 
 struct pe_notes {
