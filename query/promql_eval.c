@@ -609,6 +609,14 @@ static struct pe_fetch *fetched(struct pe_ctx *c, const struct promql_node *vs)
     pe_fail(c, PROMQL_ERR_EXECUTION, "internal error: selector not planned");
 }
 
+/* tsdb_is_stale, inlined: it runs for every point a selector looks at. */
+static inline int is_stale(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits == TSDB_STALE_NAN_BITS;
+}
+
 /* Index of the first point with time > t among s->p[lo, hi). */
 static size_t upper_bound_in(const struct pe_series *s, size_t lo, size_t hi, int64_t t)
 {
@@ -658,7 +666,7 @@ static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_
         if (j == 0)
             continue;
         const struct promql_point *p = &s->p[j - 1];
-        if (p->t <= ref - c->opts.lookback_ms || tsdb_is_stale(p->v))
+        if (p->t <= ref - c->opts.lookback_ms || is_stale(p->v))
             continue;
         pe_vec_push(c, &out.vec, (struct pe_sample){s->ls, p->t, p->v, 0});
     }
@@ -679,7 +687,7 @@ static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_
         size_t lo = seek(s, &f->cur_lo[i], ref - n->matrix.range_ms);
         struct pe_series *o = NULL;
         size_t j = lo;
-        while (j < hi && !tsdb_is_stale(s->p[j].v))
+        while (j < hi && !is_stale(s->p[j].v))
             j++;
         if (j == hi) {
             /* no stale marker in the window: share the fetched points (read
@@ -693,7 +701,7 @@ static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_
             continue;
         }
         for (j = lo; j < hi; j++) {
-            if (tsdb_is_stale(s->p[j].v))
+            if (is_stale(s->p[j].v))
                 continue;
             if (!o) {
                 o = pe_mat_push(c, &out.mat, s->ls);
