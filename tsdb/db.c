@@ -41,6 +41,10 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* How far ahead tsdb_commit prefetches series and their open chunks. */
+#define PREFETCH_SERIES 16
+#define PREFETCH_CHUNK 8
+
 /* Timestamps the store takes at all: far from int64's ends, so time
  * arithmetic (block ranges, windows) cannot overflow. */
 #define TS_LIMIT (INT64_C(1) << 62)
@@ -423,6 +427,20 @@ int tsdb_commit(struct tsdb *db)
         return rc;
     }
     for (size_t i = 0; i < db->npend && !rc; i++) {
+        /* A batch touches many series in turn, each a cache miss away:
+         * fetch the series a few samples ahead, and its open chunk's state
+         * and current word a little later, while this one is applied. */
+        if (i + PREFETCH_SERIES < db->npend)
+            __builtin_prefetch(tsdb__head_series(db, db->pend[i + PREFETCH_SERIES].ref));
+        if (i + PREFETCH_CHUNK < db->npend) {
+            const struct tsdb__series *s = tsdb__head_series(db, db->pend[i + PREFETCH_CHUNK].ref);
+            const struct tsdb__chunk *c = atomic_load_explicit(
+                &((struct tsdb__series *)s)->newest, memory_order_relaxed);
+            if (c) {
+                __builtin_prefetch(&c->enc);
+                __builtin_prefetch(&c->words[c->enc.nbits / 64]);
+            }
+        }
         struct tsdb__wal_sample *p = &db->pend[i];
         rc = tsdb__head_apply(db, tsdb__head_series(db, p->ref), p->ts, p->value);
     }
