@@ -26,6 +26,8 @@
 
 #include "httpc.h"
 
+#define HTTPC_MAX_IDLE_CONNECTIONS 4096
+
 #define HTTPC_USER_AGENT "Vigil/0.1"
 #define HTTPC_MAX_REDIRECTS 10
 
@@ -618,6 +620,10 @@ int httpc_new(uv_loop_t *loop, struct httpc **out)
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    /* Keep idle connections for reuse: curl's default cache (4 per running
+     * transfer) is far below one per scrape target, and a new TCP
+     * connection per scrape costs more CPU than the scrape's parsing. */
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)HTTPC_MAX_IDLE_CONNECTIONS);
     uv_timer_init(loop, &h->timer);
     uv_timer_init(loop, &h->failed_timer);
     h->timer.data = h->failed_timer.data = h;
