@@ -5,6 +5,13 @@
 BIN=${1:-bin}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export VIGIL_BIN="$TOP/$BIN" VIGIL_TOP="$TOP"
+# Prometheus' own test material lives next to the checkout, not in it.
+if [ -z "${VIGIL_CONFORMANCE:-}" ]; then
+    for c in "$TOP/../shared/conformance" /work/shared/conformance; do
+        [ -d "$c/promql" ] && VIGIL_CONFORMANCE=$(cd "$c" && pwd) && break
+    done
+fi
+export VIGIL_CONFORMANCE="${VIGIL_CONFORMANCE:-}"
 log=$(mktemp)
 status=0
 

@@ -735,7 +735,7 @@ static void test_conformance(void **state)
     (void)state;
     char dir[4096];
     const char *env = getenv("VIGIL_CONFORMANCE"), *top = getenv("VIGIL_TOP");
-    if (env)
+    if (env && *env)
         snprintf(dir, sizeof dir, "%s/promql", env);
     else if (top)
         snprintf(dir, sizeof dir, "%s/../shared/conformance/promql", top);
