@@ -9,6 +9,7 @@
  * matrix results are rendered by query/output.c, the writer tsq uses, so
  * both print the same bytes. */
 #include "api.h"
+#include "strlit.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,17 +29,6 @@
 
 /* ---- parameters ----------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes s[0..n) into a new string. @return it, or NULL with *bad set for
  * a bad escape (or on ENOMEM with *bad clear). */
 static char *unescape(const char *s, size_t n, int *bad)
@@ -53,8 +43,8 @@ static char *unescape(const char *s, size_t n, int *bad)
             out[k++] = ' ';
         } else if (s[i] != '%') {
             out[k++] = s[i];
-        } else if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (i + 2 < n && strlit_hex_val(s[i + 1]) >= 0 && strlit_hex_val(s[i + 2]) >= 0) {
+            out[k++] = (char)(strlit_hex_val(s[i + 1]) * 16 + strlit_hex_val(s[i + 2]));
             i += 2;
         } else {
             *bad = 1;

@@ -19,7 +19,7 @@ static int fail(struct strlit_error *err, size_t at, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int hex_val(char c)
+int strlit_hex_val(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -94,7 +94,7 @@ static int unescape(const char *s, size_t *i, char q, char **d, struct strlit_er
                              "\\xHH \\ooo \\uHHHH \\UHHHHHHHH)", q);
     uint32_t v = 0;
     for (int k = 0; k < digits; k++) {
-        int h = hex_val(s[at + 2 + k]);
+        int h = strlit_hex_val(s[at + 2 + k]);
         if (h < 0)
             return fail(err, at, "%d hex digits after \\%c", digits, c);
         v = v * 16 + (uint32_t)h;

@@ -35,4 +35,7 @@ int strlit_unquote(const char *s, size_t *consumed /* OUT */, char **out /* OUT 
  * snprintf does), so a caller can size buf with a first call with cap 0. */
 size_t strlit_quote(const char *v, size_t len, char *buf, size_t cap);
 
+/* The value of hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int strlit_hex_val(char c);
+
 #endif
