@@ -63,20 +63,7 @@ static void *alloc_raw(struct pe_ctx *c, size_t size)
 
 void *pe_alloc(struct pe_ctx *c, size_t size)
 {
-    size = (size + 15) & ~(size_t)15;
-    struct pe_block *b = c->arena.head;
-    if (!b || b->size - b->used < size) {
-        size_t cap = size > PE_BLOCK_BYTES ? size : PE_BLOCK_BYTES;
-        b = malloc(sizeof(*b) + cap);
-        if (!b)
-            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
-        b->size = cap;
-        b->used = 0;
-        b->next = c->arena.head;
-        c->arena.head = b;
-    }
-    void *p = b->data + b->used;
-    b->used += size;
+    void *p = alloc_raw(c, size);
     memset(p, 0, size);
     return p;
 }
