@@ -235,12 +235,12 @@ check "TLS error kept" sh -c "curl -sf http://127.0.0.1:$HP/api/v1/targets | gre
 eventually 10 "timeout: up 0" is 'up{job="slow"}' 0
 check "timeout error" target_has slow '"lastError":"timeout after 500ms"'
 check "timeout health" target_has slow '"health":"down"'
-check "500: up 0" is 'up{job="err500"}' 0
+eventually 10 "500: up 0" is 'up{job="err500"}' 0
 check "500 error" target_has err500 '"lastError":"server returned HTTP status 500"'
-check "parse error: up 0" is 'up{job="bad"}' 0
+eventually 10 "parse error: up 0" is 'up{job="bad"}' 0
 check "parse error names the line" target_has bad '"lastError":"3:'
 check "parse error stores nothing" absent 'ok_metric{job="bad"}'
-check "sample_limit: up 0" is 'up{job="limited"}' 0
+eventually 10 "sample_limit: up 0" is 'up{job="limited"}' 0
 check "sample_limit error" target_has limited '"lastError":"sample limit exceeded"'
 check "sample_limit stores nothing" absent 'fake_value{job="limited"}'
 
