@@ -1042,39 +1042,25 @@ static void ctx_free(struct pe_ctx *c)
     notes_free(c->infos.v, c->infos.n);
 }
 
-static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int64_t end,
-               int64_t step, int is_range, const struct promql_engine_opts *o,
-               struct promql_result **out, struct promql_eval_error *err)
+/* Evaluates the parsed query e (not modified) at start (instant) or at
+ * each step of [start, end] (range). */
+static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int64_t start,
+                    int64_t end, int64_t step, int is_range, const struct promql_engine_opts *o,
+                    struct promql_result **out, struct promql_eval_error *err)
 {
     struct pe_ctx ctx = {0};
     struct pe_ctx *volatile c = &ctx; /* survives longjmp */
-    struct promql_expr *volatile expr = NULL;
     struct pe_out *volatile po = NULL;
     struct pe_out outs = {0};
-    struct promql_error perr;
     err->kind = PROMQL_ERR_NONE;
     err->msg[0] = 0;
     *out = NULL;
 
-    struct promql_expr *e;
-    int rc = promql_parse(query, &e, &perr);
-    if (rc == -ENOMEM) {
-        err->kind = PROMQL_ERR_EXECUTION;
-        snprintf(err->msg, sizeof(err->msg), "out of memory");
-        return -1;
-    }
-    if (rc < 0) {
-        err->kind = PROMQL_ERR_BAD_DATA;
-        promql_error_format(&perr, err->msg, sizeof(err->msg));
-        return -1;
-    }
-    expr = e;
     if (is_range && e->root->type != PROMQL_TYPE_SCALAR && e->root->type != PROMQL_TYPE_VECTOR) {
         err->kind = PROMQL_ERR_BAD_DATA;
         snprintf(err->msg, sizeof(err->msg),
                  "invalid expression type \"%s\" for range query, must be Scalar or instant Vector",
                  promql_type_name(e->root->type));
-        promql_expr_free(e);
         return -1;
     }
     ctx.snap = snap;
@@ -1093,7 +1079,6 @@ static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int
     outs.r = calloc(1, sizeof(*outs.r));
     po = &outs;
     if (!outs.r) {
-        promql_expr_free(e);
         err->kind = PROMQL_ERR_EXECUTION;
         snprintf(err->msg, sizeof(err->msg), "out of memory");
         return -1;
@@ -1105,7 +1090,6 @@ static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int
         free(p->drop_name);
         promql_result_free(p->r);
         ctx_free(c);
-        promql_expr_free(expr);
         return -1;
     }
     plan(c, e->root, start, end);
@@ -1137,8 +1121,36 @@ static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int
     free(po->drop_name);
     *out = po->r;
     ctx_free(c);
-    promql_expr_free(expr);
     return 0;
+}
+
+/* Parses query, then run_expr. */
+static int run(struct tsdb_snapshot *snap, const char *query, int64_t start, int64_t end,
+               int64_t step, int is_range, const struct promql_engine_opts *o,
+               struct promql_result **out, struct promql_eval_error *err)
+{
+    struct promql_expr *e;
+    struct promql_error perr;
+    *out = NULL;
+    int rc = promql_parse(query, &e, &perr);
+    if (rc < 0) {
+        err->kind = rc == -ENOMEM ? PROMQL_ERR_EXECUTION : PROMQL_ERR_BAD_DATA;
+        if (rc == -ENOMEM)
+            snprintf(err->msg, sizeof(err->msg), "out of memory");
+        else
+            promql_error_format(&perr, err->msg, sizeof(err->msg));
+        return -1;
+    }
+    rc = run_expr(snap, e, start, end, step, is_range, o, out, err);
+    promql_expr_free(e);
+    return rc;
+}
+
+int promql_eval_expr_instant(struct tsdb_snapshot *snap, const struct promql_expr *e, int64_t t,
+                             const struct promql_engine_opts *o, struct promql_result **out,
+                             struct promql_eval_error *err)
+{
+    return run_expr(snap, e, t, t, 0, 0, o, out, err);
 }
 
 int promql_eval_instant(struct tsdb_snapshot *snap, const char *query, int64_t t,

@@ -75,6 +75,15 @@ int promql_eval_instant(struct tsdb_snapshot *snap, const char *query, int64_t t
                         const struct promql_engine_opts *o, struct promql_result **out /* OUT */,
                         struct promql_eval_error *err /* OUT */);
 
+/* Evaluates the already parsed e (read only: one tree may be evaluated
+ * again and again, by one thread at a time: its regex matchers hold match
+ * data) at time t, like promql_eval_instant. The
+ * rule engine parses each rule once and uses this. */
+int promql_eval_expr_instant(struct tsdb_snapshot *snap, const struct promql_expr *e, int64_t t,
+                             const struct promql_engine_opts *o,
+                             struct promql_result **out /* OUT */,
+                             struct promql_eval_error *err /* OUT */);
+
 /* Evaluates query at start, start+step, ... <= end (ms). */
 int promql_eval_range(struct tsdb_snapshot *snap, const char *query, int64_t start, int64_t end,
                       int64_t step, const struct promql_engine_opts *o,
