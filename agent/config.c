@@ -39,6 +39,7 @@ void config_default(struct config *c)
     snprintf(c->http_listen, sizeof c->http_listen, "127.0.0.1:9190");
     c->log_level = VLOG_INFO;
     scrape_config_default(&c->scrape);
+    notify_config_default(&c->notify);
 }
 
 int config_copy(struct config *dst, const struct config *src)
@@ -46,12 +47,40 @@ int config_copy(struct config *dst, const struct config *src)
     memcpy(dst, src, sizeof *dst);
     dst->statsd.quantiles = dst->quantiles;
     dst->statsd.buckets = dst->buckets;
-    return scrape_config_copy(&dst->scrape, &src->scrape);
+    dst->rule_files = NULL;
+    dst->nrule_files = 0;
+    notify_config_default(&dst->notify);
+    if (scrape_config_copy(&dst->scrape, &src->scrape) != 0)
+        return -ENOMEM;
+    if (src->nrule_files) {
+        dst->rule_files = calloc(src->nrule_files, sizeof(char *));
+        if (!dst->rule_files)
+            goto oom;
+        for (size_t i = 0; i < src->nrule_files; i++, dst->nrule_files++)
+            if (!(dst->rule_files[i] = strdup(src->rule_files[i])))
+                goto oom;
+    }
+    if (notify_config_copy(&dst->notify, &src->notify) == 0)
+        return 0;
+oom:
+    config_free(dst);
+    return -ENOMEM;
+}
+
+static void free_rule_files(struct config *c)
+{
+    for (size_t i = 0; i < c->nrule_files; i++)
+        free(c->rule_files[i]);
+    free(c->rule_files);
+    c->rule_files = NULL;
+    c->nrule_files = 0;
 }
 
 void config_free(struct config *c)
 {
     scrape_config_free(&c->scrape);
+    free_rule_files(c);
+    notify_config_free(&c->notify);
 }
 
 /* ---- errors -------------------------------------------------------------- */
@@ -180,6 +209,9 @@ enum kind {
     K_MAP,       /* a nested section */
     K_GLOBAL,    /* global: (scrape_config.c) */
     K_SCRAPE,    /* scrape_configs: (scrape_config.c) */
+    K_RULE_FILES,/* rule_files: a list of globs */
+    K_ALERTING,  /* alerting: (notify_config.c) */
+    K_NOTIFIERS, /* notifiers: (notify_config.c) */
 };
 
 struct key {
@@ -246,6 +278,8 @@ static const struct key statsd_keys[] = {
 
 static const struct key http_keys[] = {
     {"listen", K_ADDR, OFF(http_listen), 0, NULL, "ADDR:PORT like 127.0.0.1:9190, or off"},
+    {"external_url", K_PATH, OFF(external_url), 0, NULL,
+     "the URL users reach vigild at, like https://vigil.example.com"},
     END,
 };
 
@@ -257,6 +291,9 @@ static const struct key log_keys[] = {
 static const struct key top_keys[] = {
     {"global", K_GLOBAL, 0, 0, NULL, "a mapping"},
     {"scrape_configs", K_SCRAPE, 0, 0, NULL, "a list of scrape configs"},
+    {"rule_files", K_RULE_FILES, 0, 0, NULL, "a list of file paths or globs"},
+    {"alerting", K_ALERTING, 0, 0, NULL, "a mapping in Prometheus' shape (alertmanagers:)"},
+    {"notifiers", K_NOTIFIERS, 0, 0, NULL, "a mapping (receivers:, route:)"},
     {"storage", K_MAP, 0, 0, storage_keys, "a mapping"},
     {"statsd", K_MAP, 0, 0, statsd_keys, "a mapping"},
     {"http", K_MAP, 0, 0, http_keys, "a mapping"},
@@ -267,8 +304,7 @@ static const struct key top_keys[] = {
 /* Sections of the design that later releases implement: named so that a
  * pasted Prometheus file gets a clear answer instead of "unknown key". */
 static const char *const later_sections[] = {
-    "rule_files", "alerting", "remote_write",
-    "logs", "notifiers", "drift_checks", NULL,
+    "remote_write", "logs", "drift_checks", NULL,
 };
 
 /* ---- walking the document ------------------------------------------------ */
@@ -342,6 +378,42 @@ static int parse_double(const char *s, double *out)
 }
 
 /* Quantiles or buckets: a sequence of ascending finite numbers. */
+/* rule_files: a list of non-empty strings (paths or globs). */
+static void set_rule_files(struct config_walk *w, const yaml_node_t *n)
+{
+    free_rule_files(w->c);
+    if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0)
+        return;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        add_error(w->errs, w->name, &n->start_mark,
+                  "rule_files must be a list of file paths or globs, like [rules/*.yml]");
+        return;
+    }
+    size_t cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    w->c->rule_files = calloc(cap ? cap : 1, sizeof(char *));
+    if (!w->c->rule_files) {
+        add_error(w->errs, w->name, &n->start_mark, "out of memory");
+        return;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(w->doc, *it);
+        const char *s = e ? scalar(w, e, "rule_files", "a file path or glob") : NULL;
+        if (!s)
+            continue;
+        if (!*s) {
+            add_error(w->errs, w->name, &e->start_mark, "rule_files entries must not be empty");
+            continue;
+        }
+        char *copy = strdup(s);
+        if (!copy) {
+            add_error(w->errs, w->name, &e->start_mark, "out of memory");
+            return;
+        }
+        w->c->rule_files[w->c->nrule_files++] = copy;
+    }
+}
+
 static void set_list(struct config_walk *w, const yaml_node_t *n, const struct key *k, const char *path)
 {
     int q = k->kind == K_QUANTILES;
@@ -411,6 +483,15 @@ static void set_value(struct config_walk *w, const yaml_node_t *n, const struct 
     }
     if (k->kind == K_QUANTILES || k->kind == K_BUCKETS) {
         set_list(w, n, k, path);
+        return;
+    }
+    if (k->kind == K_RULE_FILES) {
+        set_rule_files(w, n);
+        return;
+    }
+    if (k->kind == K_ALERTING || k->kind == K_NOTIFIERS) {
+        (k->kind == K_ALERTING ? notify_config__parse_alerting : notify_config__parse_notifiers)(
+            w, &w->c->notify, n);
         return;
     }
     if (k->kind == K_GLOBAL || k->kind == K_SCRAPE) {
@@ -489,6 +570,7 @@ static void set_value(struct config_walk *w, const yaml_node_t *n, const struct 
                       path, k->hint);
         break;
     case K_QUANTILES: case K_BUCKETS: case K_MAP: case K_GLOBAL: case K_SCRAPE:
+    case K_RULE_FILES: case K_ALERTING: case K_NOTIFIERS:
         break; /* handled above */
     }
 }

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "notify_config.h"
 #include "scrape_config.h"
 #include "statsd.h"
 #include "tsdb.h"
@@ -19,7 +20,7 @@
 #define CONFIG_PATH_MAX 4096
 
 /* The whole configuration. statsd.quantiles and statsd.buckets point into
- * this struct's own arrays and scrape owns heap memory: copy it only with
+ * this struct's own arrays and scrape, rule_files and notify own heap memory: copy it only with
  * config_copy, release it with config_free. */
 struct config {
     char data_dir[CONFIG_PATH_MAX];      /* storage.data_dir: ./vigil-data */
@@ -33,6 +34,14 @@ struct config {
     char http_listen[CONFIG_ADDR_MAX];   /* 127.0.0.1:9190 */
     enum vlog_level log_level;           /* info */
     struct scrape_config scrape;         /* global: and scrape_configs: */
+    char **rule_files;                   /* rule_files: globs as written
+                                            (relative to the config file's
+                                            directory); malloc'd */
+    size_t nrule_files;
+    char external_url[CONFIG_PATH_MAX];  /* http.external_url: "" = http://
+                                            followed by http.listen */
+    struct notify_config notify;         /* alerting: and notifiers:
+                                            (notify_config.c) */
 };
 
 /* Command-line flags that override the file; NULL / 0 = not given. */
