@@ -234,9 +234,10 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
     free(set);
 }
 
-/* Collects series i's samples from all its sources, oldest block first and
- * the head last, so that on equal timestamps the newest write wins. */
-static int gather(struct tsdb_series_set *set, size_t i, struct tsdb__page_cache *pc,
+/* Collects series i's samples in [mint, maxt] from all its sources, oldest
+ * block first and the head last, so that on equal timestamps the newest
+ * write wins. */
+static int gather(struct tsdb_series_set *set, size_t i, int64_t mint, int64_t maxt,
                   int64_t **ts, double **v, size_t *len, size_t *cap)
 {
     size_t a = set->first[i], b = i + 1 < set->n ? set->first[i + 1] : set->ne;
@@ -245,10 +246,10 @@ static int gather(struct tsdb_series_set *set, size_t i, struct tsdb__page_cache
     for (size_t k = a; k < b && !rc; k++) {
         const struct source *src = &set->e[k].src;
         if (src->blk == SIZE_MAX)
-            rc = tsdb__series_samples(src->s, &src->st, set->mint, set->maxt, ts, v, len, cap);
+            rc = tsdb__series_samples(src->s, &src->st, mint, maxt, ts, v, len, cap);
         else
-            rc = tsdb__block_series_samples(set->snap->blocks[src->blk]->b, src->id, set->mint,
-                                            set->maxt, pc, ts, v, len, cap);
+            rc = tsdb__block_series_samples(set->snap->blocks[src->blk]->b, src->id, mint,
+                                            maxt, &set->pc, ts, v, len, cap);
     }
     if (!rc && b - a > 1)
         *len = tsdb__samples_sort_dedup(*ts, *v, *len);
@@ -258,19 +259,33 @@ static int gather(struct tsdb_series_set *set, size_t i, struct tsdb__page_cache
 int tsdb__series_set_samples(struct tsdb_series_set *set, size_t i, const int64_t **ts,
                              const double **v, size_t *n)
 {
-    int rc = gather(set, i, &set->pc, &set->ts, &set->v, n, &set->cap);
+    int rc = gather(set, i, set->mint, set->maxt, &set->ts, &set->v, n, &set->cap);
     *ts = set->ts;
     *v = set->v;
     return rc;
 }
 
-/* ---- iterators --------------------------------------------------------- */
+/* ---- iterators ---------------------------------------------------------
+ *
+ * An iterator decodes its series one slab of time at a time: [next, next +
+ * slab_ms) of the set's [mint, maxt], the slab's width adapting after each
+ * decode so that it holds about `batch` samples. An open iterator thus
+ * holds one batch of decoded samples, never the whole series. Chunks that
+ * straddle a slab's edge are decoded once for each slab they overlap.
+ */
+#define ITER_DEFAULT_BATCH 1024
+#define ITER_FIRST_SLAB_MS (30 * 60 * 1000)
 
 struct tsdb_iter {
+    struct tsdb_series_set *set;
+    size_t series;
+    int64_t next;    /* first timestamp not decoded yet */
+    int done;        /* decoded up to set->maxt */
+    int64_t slab_ms;
+    size_t batch;
     int64_t *ts;
     double *v;
     size_t len, cap, pos;
-    struct tsdb__page_cache pc;
 };
 
 int tsdb_iter_open(struct tsdb_series_set *set, size_t i, struct tsdb_iter **out)
@@ -280,22 +295,97 @@ int tsdb_iter_open(struct tsdb_series_set *set, size_t i, struct tsdb_iter **out
     struct tsdb_iter *it = calloc(1, sizeof *it);
     if (!it)
         return -ENOMEM;
-    int rc = gather(set, i, &it->pc, &it->ts, &it->v, &it->len, &it->cap);
-    if (rc) {
-        tsdb_iter_free(it);
-        return rc;
+    it->set = set;
+    it->series = i;
+    it->slab_ms = ITER_FIRST_SLAB_MS;
+    it->batch = ITER_DEFAULT_BATCH;
+    /* start at the oldest source when it lies inside the range: a block's
+     * mint bounds its samples; the head gives no bound */
+    size_t a = set->first[i], b = i + 1 < set->n ? set->first[i + 1] : set->ne;
+    int64_t lo = set->maxt;
+    for (size_t k = a; k < b; k++) {
+        const struct source *src = &set->e[k].src;
+        int64_t m = src->blk == SIZE_MAX ? set->mint : set->snap->blocks[src->blk]->mint;
+        if (m < lo)
+            lo = m;
     }
+    it->next = lo > set->mint ? lo : set->mint;
     *out = it;
+    return 0;
+}
+
+void tsdb_iter_set_batch(struct tsdb_iter *it, size_t samples)
+{
+    it->batch = samples ? samples : 1;
+}
+
+/* Decodes slabs until one holds a sample or the range is exhausted. */
+static int refill(struct tsdb_iter *it)
+{
+    const struct tsdb_series_set *set = it->set;
+    while (it->pos >= it->len && !it->done) {
+        int64_t lo = it->next, hi;
+        /* unsigned: the range may span all of int64 */
+        if ((uint64_t)it->slab_ms > (uint64_t)set->maxt - (uint64_t)lo) {
+            hi = set->maxt;
+            it->done = 1;
+        } else {
+            hi = lo + it->slab_ms - 1;
+            it->next = hi + 1;
+        }
+        it->pos = 0;
+        int rc = gather(it->set, it->series, lo, hi, &it->ts, &it->v, &it->len, &it->cap);
+        if (rc)
+            return rc;
+        double f = it->len ? (double)it->batch / (double)it->len : 4;
+        f = f < 0.25 ? 0.25 : f > 4 ? 4 : f;
+        double slab = (double)it->slab_ms * f;
+        it->slab_ms = slab < 1 ? 1 : slab > 4e18 ? INT64_C(4000000000000000000) : (int64_t)slab;
+    }
     return 0;
 }
 
 int tsdb_iter_next(struct tsdb_iter *it, int64_t *ts, double *value)
 {
-    if (it->pos >= it->len)
-        return 0;
+    if (it->pos >= it->len) {
+        int rc = refill(it);
+        if (rc)
+            return rc;
+        if (it->pos >= it->len)
+            return 0;
+    }
     *ts = it->ts[it->pos];
     *value = it->v[it->pos++];
     return 1;
+}
+
+int tsdb_iter_seek(struct tsdb_iter *it, int64_t ts)
+{
+    for (;;) {
+        size_t lo = it->pos, hi = it->len;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (it->ts[mid] < ts)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        it->pos = lo;
+        if (it->pos < it->len)
+            return 1;
+        /* nothing decoded reaches ts: skip the slabs before it unread */
+        if (!it->done && ts > it->next) {
+            if (ts > it->set->maxt)
+                it->done = 1;
+            else
+                it->next = ts;
+        }
+        int rc = refill(it);
+        if (rc)
+            return rc;
+        if (it->pos >= it->len)
+            return 0;
+    }
 }
 
 void tsdb_iter_free(struct tsdb_iter *it)
@@ -304,7 +394,6 @@ void tsdb_iter_free(struct tsdb_iter *it)
         return;
     free(it->ts);
     free(it->v);
-    tsdb__page_cache_free(&it->pc);
     free(it);
 }
 

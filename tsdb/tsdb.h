@@ -199,11 +199,23 @@ const struct tsdb_labels *tsdb_series_set_labels(const struct tsdb_series_set *s
 void tsdb_series_set_free(struct tsdb_series_set *set);
 
 /* Iterates the samples of series i in [mint, maxt] in timestamp order, one
- * sample per timestamp (the newest write wins). */
+ * sample per timestamp (the newest write wins). An iterator decodes a batch
+ * of samples at a time (1024 by default), not the series at open, so many
+ * may be open at once. The iterators of one set share its decoding scratch:
+ * use them from one thread, and free them before the set. */
 struct tsdb_iter;
 int tsdb_iter_open(struct tsdb_series_set *set, size_t i, struct tsdb_iter **out /* OUT */);
 /* @return 1 and a sample, 0 at the end, or a negative error. */
 int tsdb_iter_next(struct tsdb_iter *it, int64_t *ts_ms /* OUT */, double *value /* OUT */);
+/* Skips to the first sample with timestamp >= ts_ms (never backwards),
+ * without decoding the time it skips where it can. @return 1 if there is
+ * one (the next tsdb_iter_next returns it), 0 at the end, or a negative
+ * error. */
+int tsdb_iter_seek(struct tsdb_iter *it, int64_t ts_ms);
+/* Sets how many samples the iterator aims to decode at a time (a memory
+ * versus decoding-work trade: chunks straddling two batches are decoded
+ * twice). */
+void tsdb_iter_set_batch(struct tsdb_iter *it, size_t samples);
 void tsdb_iter_free(struct tsdb_iter *it);
 
 /* Label names and values present in [mint, maxt], sorted, for series that
