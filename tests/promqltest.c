@@ -8,7 +8,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -18,72 +17,11 @@
 
 #include "promql.h"
 #include "promql_eval.h"
+#include "series_notation.h"
+#include "timefmt.h"
 #include "tsdb.h"
 
-#define MAX_LABELS 64
-
 static int verbose;
-
-/* ---- the scratch store ---------------------------------------------------- */
-
-struct lset {
-    size_t n;
-    struct tsdb_label v[MAX_LABELS]; /* malloc'd strings */
-};
-
-struct env {
-    char dir[64];
-    struct tsdb *db;
-    struct lset *native; /* series loaded with native histograms */
-    size_t nnative;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void lset_free(struct lset *ls)
-{
-    for (size_t i = 0; i < ls->n; i++) {
-        free((char *)ls->v[i].name);
-        free((char *)ls->v[i].value);
-    }
-    ls->n = 0;
-}
-
-static void env_close(struct env *e)
-{
-    if (e->db) {
-        tsdb_close(e->db);
-        nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        e->db = NULL;
-    }
-    for (size_t i = 0; i < e->nnative; i++)
-        lset_free(&e->native[i]);
-    free(e->native);
-    e->native = NULL;
-    e->nnative = 0;
-}
-
-static int env_open(struct env *e)
-{
-    snprintf(e->dir, sizeof(e->dir), "/tmp/promqltest.XXXXXX");
-    if (!mkdtemp(e->dir))
-        return -errno;
-    struct tsdb_options o;
-    tsdb_options_default(&o);
-    o.no_wal = 1;
-    o.ooo_window_ms = INT64_C(1) << 60;
-    o.future_window_ms = 0;
-    o.retention_ms = 0;
-    return tsdb_open(e->dir, &o, &e->db, NULL);
-}
-
-/* ---- small parsers -------------------------------------------------------- */
 
 /* A Prometheus duration (1h30m, 10s53ms) or seconds (1.5). @return 0. */
 static int parse_duration(const char *s, int64_t *ms)
@@ -94,45 +32,7 @@ static int parse_duration(const char *s, int64_t *ms)
         *ms = (int64_t)llround(f * 1000);
         return 0;
     }
-    int64_t total = 0;
-    const char *p = s;
-    if (!*p)
-        return -1;
-    while (*p) {
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        int64_t n = 0;
-        while (isdigit((unsigned char)*p))
-            n = n * 10 + (*p++ - '0');
-        int64_t unit;
-        if (!strncmp(p, "ms", 2)) {
-            unit = 1;
-            p += 2;
-        } else if (*p == 's') {
-            unit = 1000;
-            p++;
-        } else if (*p == 'm') {
-            unit = 60000;
-            p++;
-        } else if (*p == 'h') {
-            unit = 3600000;
-            p++;
-        } else if (*p == 'd') {
-            unit = 86400000;
-            p++;
-        } else if (*p == 'w') {
-            unit = 7 * 86400000LL;
-            p++;
-        } else if (*p == 'y') {
-            unit = 365 * 86400000LL;
-            p++;
-        } else {
-            return -1;
-        }
-        total += n * unit;
-    }
-    *ms = total;
-    return 0;
+    return timefmt_parse_duration(s, strlen(s), ms) < 0 ? -1 : 0;
 }
 
 static int parse_float(const char *s, double *out)
@@ -144,254 +44,63 @@ static int parse_float(const char *s, double *out)
     return *end ? -1 : 0;
 }
 
-/* Length of the series selector at the start of s: up to the closing brace
- * or the first blank. */
-static size_t selector_len(const char *s)
+/* Labels and values of a `series values...` line; err gets the reason. */
+static int parse_series_line(const char *line, struct tsdb_labels *ls, struct series_value **vals,
+                             size_t *n, int *native, char *err, size_t cap)
 {
-    size_t i = 0;
-    int quote = 0;
-    while (s[i] && !isspace((unsigned char)s[i]) && s[i] != '{')
-        i++;
-    if (s[i] != '{')
-        return i;
-    for (; s[i]; i++) {
-        if (quote) {
-            if (s[i] == '\\' && s[i + 1])
-                i++;
-            else if (s[i] == quote)
-                quote = 0;
-        } else if (s[i] == '"' || s[i] == '\'' || s[i] == '`') {
-            quote = s[i];
-        } else if (s[i] == '}') {
-            return i + 1;
-        }
-    }
-    return i;
-}
-
-/* Labels of a series selector (foo{a="b"}, {a="b"}, {}). @return 0. */
-static int parse_labels(const char *text, size_t len, struct lset *out)
-{
-    out->n = 0;
-    char *s = strndup(text, len);
-    if (!s)
-        return -1;
-    char *t = s;
-    while (isspace((unsigned char)*t))
-        t++;
-    if (!strcmp(t, "{}")) {
-        free(s);
-        return 0;
-    }
-    struct promql_expr *e;
-    struct promql_error err;
-    if (promql_parse(t, &e, &err) < 0 || e->root->kind != PROMQL_VECTOR_SELECTOR) {
-        if (!e || 1)
-            fprintf(stderr, "bad series selector: %s\n", t);
-        free(s);
-        return -1;
-    }
-    const struct promql_node *vs = e->root;
-    for (size_t i = 0; i < vs->vs.n_matchers && out->n < MAX_LABELS; i++) {
-        const struct tsdb_matcher *m = &vs->vs.matchers[i];
-        out->v[out->n].name = strdup(m->name);
-        out->v[out->n].value = strdup(m->value);
-        out->n++;
-    }
-    promql_expr_free(e);
-    free(s);
-    /* sort by name */
-    for (size_t i = 1; i < out->n; i++)
-        for (size_t j = i; j > 0 && strcmp(out->v[j - 1].name, out->v[j].name) > 0; j--) {
-            struct tsdb_label x = out->v[j];
-            out->v[j] = out->v[j - 1];
-            out->v[j - 1] = x;
-        }
-    return 0;
-}
-
-/* Expands the value notation into vals (NAN with present=0 for "_";
- * stale markers as the stale NaN). Native histograms set *native.
- * @return the number of values, or -1 on a syntax error. */
-struct value {
-    double v;
-    int present;
-};
-
-static int push_value(struct value **vals, size_t *n, size_t *cap, double v, int present)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        struct value *p = realloc(*vals, *cap * sizeof(*p));
-        if (!p)
-            return -1;
-        *vals = p;
-    }
-    (*vals)[(*n)++] = (struct value){v, present};
-    return 0;
-}
-
-static int expand_values(const char *s, struct value **vals, size_t *nvals, int *native)
-{
-    size_t cap = 0;
-    *vals = NULL;
-    *nvals = 0;
-    *native = 0;
-    while (*s) {
-        while (isspace((unsigned char)*s))
-            s++;
-        if (!*s)
-            break;
-        if (!strncmp(s, "{{", 2)) {
-            *native = 1;
-            const char *e = strstr(s, "}}");
-            if (!e)
-                return -1;
-            s = e + 2;
-            /* {{..}}xN and {{..}}+{{..}}xN */
-            if (*s == '+' || *s == '-') {
-                const char *e2 = strstr(s, "}}");
-                if (e2)
-                    s = e2 + 2;
-            }
-            if (*s == 'x') {
-                char *end;
-                long k = strtol(s + 1, &end, 10);
-                s = end;
-                for (long i = 0; i <= k; i++)
-                    push_value(vals, nvals, &cap, NAN, 0);
-                continue;
-            }
-            push_value(vals, nvals, &cap, NAN, 0);
-            continue;
-        }
-        const char *e = s;
-        while (*e && !isspace((unsigned char)*e))
-            e++;
-        char tok[128];
-        size_t len = (size_t)(e - s) < sizeof(tok) - 1 ? (size_t)(e - s) : sizeof(tok) - 1;
-        memcpy(tok, s, len);
-        tok[len] = 0;
-        s = e;
-        if (!strcmp(tok, "_")) {
-            push_value(vals, nvals, &cap, NAN, 0);
-            continue;
-        }
-        if (!strcmp(tok, "stale")) {
-            push_value(vals, nvals, &cap, tsdb_stale_nan(), 1);
-            continue;
-        }
-        double v;
-        char *x = strrchr(tok, 'x');
-        if (!x && !parse_float(tok, &v)) {
-            push_value(vals, nvals, &cap, v, 1);
-            continue;
-        }
-        if (!x)
-            return -1;
-        *x = 0;
-        char *end;
-        long times = strtol(x + 1, &end, 10);
-        if (*end || times < 0)
-            return -1;
-        if (!strcmp(tok, "_")) {
-            for (long i = 0; i < times; i++)
-                push_value(vals, nvals, &cap, NAN, 0);
-            continue;
-        }
-        /* a+b, a-b or a */
-        double a, b = 0;
-        char *op = NULL;
-        for (char *p = tok + 1; *p; p++)
-            if ((*p == '+' || *p == '-') && p[-1] != 'e' && p[-1] != 'E')
-                op = p;
-        if (op) {
-            char sign = *op;
-            *op = 0;
-            if (parse_float(tok, &a) || parse_float(op + 1, &b))
-                return -1;
-            if (sign == '-')
-                b = -b;
-        } else if (parse_float(tok, &a)) {
-            return -1;
-        }
-        for (long i = 0; i <= times; i++) {
-            push_value(vals, nvals, &cap, a, 1);
-            a += b;
-        }
-    }
-    return (int)*nvals;
+    size_t sl = series_selector_len(line);
+    int rc = series_labels_parse(line, sl, ls, err, cap);
+    if (rc < 0)
+        return rc;
+    rc = series_values_expand(line + sl, vals, n, native, err, cap);
+    if (rc < 0)
+        series_labels_free(ls);
+    return rc;
 }
 
 /* ---- load ------------------------------------------------------------------ */
 
-static void add_native(struct env *e, const struct lset *ls)
-{
-    struct lset *p = realloc(e->native, (e->nnative + 1) * sizeof(*p));
-    if (!p)
-        return;
-    e->native = p;
-    struct lset *d = &e->native[e->nnative++];
-    d->n = ls->n;
-    for (size_t i = 0; i < ls->n; i++) {
-        d->v[i].name = strdup(ls->v[i].name);
-        d->v[i].value = strdup(ls->v[i].value);
-    }
-}
-
 /* load_with_nhcb also stores foo{...} as a native histogram for every
  * foo_bucket{le=...}: remember it so that queries reading it are skipped. */
-static void add_nhcb(struct env *e, const struct lset *ls)
+static void add_nhcb(struct series_store *e, const struct tsdb_labels *ls)
 {
-    struct lset nh = {0};
+    struct tsdb_label nh[ls->len ? ls->len : 1];
+    size_t n = 0;
+    char name[512];
     int bucket = 0;
-    for (size_t i = 0; i < ls->n; i++) {
+    for (size_t i = 0; i < ls->len; i++) {
         if (!strcmp(ls->v[i].name, "le"))
             continue;
-        nh.v[nh.n] = ls->v[i];
-        if (!strcmp(ls->v[i].name, "__name__")) {
-            size_t len = strlen(ls->v[i].value);
-            if (len > 7 && !strcmp(ls->v[i].value + len - 7, "_bucket")) {
-                static char buf[512];
-                snprintf(buf, sizeof(buf), "%.*s", (int)(len - 7), ls->v[i].value);
-                nh.v[nh.n].value = buf;
-                bucket = 1;
-            }
+        nh[n] = ls->v[i];
+        size_t len = strlen(ls->v[i].value);
+        if (!strcmp(ls->v[i].name, "__name__") && len > 7 &&
+            !strcmp(ls->v[i].value + len - 7, "_bucket")) {
+            snprintf(name, sizeof(name), "%.*s", (int)(len - 7), ls->v[i].value);
+            nh[n].value = name;
+            bucket = 1;
         }
-        nh.n++;
+        n++;
     }
+    struct tsdb_labels tl = {n, nh};
     if (bucket)
-        add_native(e, &nh);
+        series_store_add_native(e, &tl);
 }
 
-static int load_line(struct env *e, const char *line, int64_t step, int nhcb)
+static int load_line(struct series_store *e, const char *line, int64_t step, int nhcb, char *err, size_t cap)
 {
-    size_t sl = selector_len(line);
-    struct lset ls;
-    if (parse_labels(line, sl, &ls) < 0)
-        return -1;
-    struct value *vals;
+    struct tsdb_labels ls;
+    struct series_value *vals;
     size_t n;
     int native;
-    int rc = expand_values(line + sl, &vals, &n, &native);
-    if (rc < 0) {
-        lset_free(&ls);
-        free(vals);
-        return -1;
-    }
-    if (native)
-        add_native(e, &ls);
+    int rc = parse_series_line(line, &ls, &vals, &n, &native, err, cap);
+    if (rc < 0)
+        return rc;
     if (nhcb)
         add_nhcb(e, &ls);
-    struct tsdb_labels tl = {ls.n, ls.v};
-    tsdb_ref ref;
-    rc = tsdb_series_ref(e->db, &tl, &ref);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        if (vals[i].present)
-            rc = tsdb_append(e->db, ref, (int64_t)i * step, vals[i].v);
-    if (rc == 0)
-        rc = tsdb_commit(e->db);
-    lset_free(&ls);
+    rc = series_store_load(e, &ls, vals, n, native, step);
+    if (rc < 0)
+        snprintf(err, cap, "%s", tsdb_strerror(rc));
+    series_labels_free(&ls);
     free(vals);
     return rc;
 }
@@ -405,8 +114,8 @@ struct expect_note {
 };
 
 struct expected {
-    struct lset ls;
-    struct value *vals;
+    struct tsdb_labels ls;
+    struct series_value *vals;
     size_t n;
 };
 
@@ -436,7 +145,7 @@ static void evalcase_free(struct evalcase *c)
     for (size_t i = 0; i < c->nnotes; i++)
         free(c->notes[i].text);
     for (size_t i = 0; i < c->nseries; i++) {
-        lset_free(&c->series[i].ls);
+        series_labels_free(&c->series[i].ls);
         free(c->series[i].vals);
     }
     free(c->series);
@@ -513,11 +222,11 @@ static const char *check_notes(const struct evalcase *c, int kind, char **msgs, 
     return NULL;
 }
 
-static int lset_eq(const struct lset *a, const struct tsdb_labels *b)
+static int labels_eq(const struct tsdb_labels *a, const struct tsdb_labels *b)
 {
-    if (a->n != b->len)
+    if (a->len != b->len)
         return 0;
-    for (size_t i = 0; i < a->n; i++)
+    for (size_t i = 0; i < a->len; i++)
         if (strcmp(a->v[i].name, b->v[i].name) || strcmp(a->v[i].value, b->v[i].value))
             return 0;
     return 1;
@@ -559,17 +268,16 @@ static const char *check_series(const struct evalcase *c, const struct promql_re
         const struct expected *x = &c->series[i];
         const struct promql_series *s = NULL;
         if (c->ordered) {
-            if (lset_eq(&x->ls, &r->series[i].labels))
+            if (labels_eq(&x->ls, &r->series[i].labels))
                 s = &r->series[i];
         } else {
             for (size_t j = 0; j < r->nseries && !s; j++)
-                if (lset_eq(&x->ls, &r->series[j].labels))
+                if (labels_eq(&x->ls, &r->series[j].labels))
                     s = &r->series[j];
         }
         if (!s) {
-            struct tsdb_labels tl = {x->ls.n, x->ls.v};
             char lb[400];
-            labels_str(&tl, lb, sizeof(lb));
+            labels_str(&x->ls, lb, sizeof(lb));
             char got[400] = "";
             if (r->nseries)
                 labels_str(&r->series[c->ordered ? i : 0].labels, got, sizeof(got));
@@ -617,57 +325,8 @@ static const char *check_series(const struct evalcase *c, const struct promql_re
     return NULL;
 }
 
-/* Does the query read a series loaded as a native histogram? */
-static int reads_native(const struct env *e, const struct promql_node *n)
-{
-    if (!n)
-        return 0;
-    switch (n->kind) {
-    case PROMQL_NUMBER:
-    case PROMQL_STRING:
-        return 0;
-    case PROMQL_VECTOR_SELECTOR:
-        for (size_t i = 0; i < e->nnative; i++) {
-            int all = 1;
-            for (size_t j = 0; j < n->vs.n_matchers && all; j++) {
-                const struct tsdb_matcher *m = &n->vs.matchers[j];
-                const char *v = "";
-                for (size_t k = 0; k < e->native[i].n; k++)
-                    if (!strcmp(e->native[i].v[k].name, m->name))
-                        v = e->native[i].v[k].value;
-                all = tsdb_matcher_matches(m, v);
-            }
-            if (all)
-                return 1;
-        }
-        return 0;
-    case PROMQL_MATRIX_SELECTOR:
-        return reads_native(e, n->matrix.vs);
-    case PROMQL_SUBQUERY:
-        return reads_native(e, n->subquery.expr);
-    case PROMQL_PAREN:
-        return reads_native(e, n->paren.expr);
-    case PROMQL_UNARY:
-        return reads_native(e, n->unary.expr);
-    case PROMQL_BINARY:
-        return reads_native(e, n->binary.lhs) || reads_native(e, n->binary.rhs);
-    case PROMQL_AGGREGATE:
-        return reads_native(e, n->aggregate.param) || reads_native(e, n->aggregate.expr);
-    case PROMQL_CALL:
-        if (n->call.func->native_histograms)
-            return 2;
-        for (size_t i = 0; i < n->call.nargs; i++) {
-            int r = reads_native(e, n->call.args[i]);
-            if (r)
-                return r;
-        }
-        return 0;
-    }
-    return 0;
-}
-
 /* @return NULL to run the case, or why it is skipped. */
-static const char *skip_reason(const struct env *e, const struct evalcase *c)
+static const char *skip_reason(const struct series_store *e, const struct evalcase *c)
 {
     if (c->native)
         return "native histogram in the expected result";
@@ -675,7 +334,7 @@ static const char *skip_reason(const struct env *e, const struct evalcase *c)
     struct promql_error err;
     if (promql_parse(c->expr, &x, &err) < 0)
         return NULL;
-    int r = reads_native(e, x->root);
+    int r = series_store_reads_native(e, x->root);
     promql_expr_free(x);
     if (r == 2)
         return "function defined on native histograms only";
@@ -685,7 +344,7 @@ static const char *skip_reason(const struct env *e, const struct evalcase *c)
 }
 
 /* Runs case c. @return NULL on success or why it failed. */
-static const char *run_case(struct env *e, struct evalcase *c, char *why, size_t cap)
+static const char *run_case(struct series_store *e, struct evalcase *c, char *why, size_t cap)
 {
     struct tsdb_snapshot *snap;
     if (tsdb_snapshot_open(e->db, &snap) < 0) {
@@ -834,21 +493,21 @@ static int parse_expected_line(struct evalcase *c, char *s)
             return 0;
         }
     }
-    size_t sl = selector_len(s);
     struct expected x = {0};
-    if (parse_labels(s, sl, &x.ls) < 0)
-        return -1;
     int native;
-    if (expand_values(s + sl, &x.vals, &x.n, &native) < 0) {
-        lset_free(&x.ls);
-        free(x.vals);
+    char err[300];
+    if (parse_series_line(s, &x.ls, &x.vals, &x.n, &native, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
         return -1;
     }
     if (native)
         c->native = 1;
     struct expected *p = realloc(c->series, (c->nseries + 1) * sizeof(*p));
-    if (!p)
+    if (!p) {
+        series_labels_free(&x.ls);
+        free(x.vals);
         return -1;
+    }
     c->series = p;
     c->series[c->nseries++] = x;
     return 0;
@@ -899,8 +558,8 @@ static void run_file(const char *path, struct counts *total)
         return;
     }
     struct counts cnt = {0};
-    struct env e = {0};
-    if (env_open(&e) < 0) {
+    struct series_store e;
+    if (series_store_open(&e) < 0) {
         fprintf(stderr, "%s: cannot open a scratch store\n", path);
         fclose(f);
         total->failed++;
@@ -952,8 +611,8 @@ static void run_file(const char *path, struct counts *total)
             continue;
         }
         if (!strcmp(line, "clear")) {
-            env_close(&e);
-            if (env_open(&e) < 0) {
+            series_store_close(&e);
+            if (series_store_open(&e) < 0) {
                 fprintf(stderr, "%s: cannot open a scratch store\n", path);
                 break;
             }
@@ -976,8 +635,9 @@ static void run_file(const char *path, struct counts *total)
             }
             mode = EVAL;
         } else if (mode == LOAD) {
-            if (load_line(&e, line, load_step, nhcb) < 0)
-                fprintf(stderr, "%s:%d: bad series line: %s\n", fname, lineno, line);
+            char err[300];
+            if (load_line(&e, line, load_step, nhcb, err, sizeof(err)) < 0)
+                fprintf(stderr, "%s:%d: bad series line: %s\n", fname, lineno, err);
         } else if (mode == EVAL) {
             int rc = !strncmp(line, "expect", 6) ? parse_expect(&c, line)
                                                  : parse_expected_line(&c, line);
@@ -987,7 +647,7 @@ static void run_file(const char *path, struct counts *total)
     }
     free(buf);
     fclose(f);
-    env_close(&e);
+    series_store_close(&e);
     printf("%s: %d passed, %d failed, %d skipped\n", fname, cnt.passed, cnt.failed, cnt.skipped);
     total->passed += cnt.passed;
     total->failed += cnt.failed;
