@@ -40,6 +40,8 @@ void config_default(struct config *c)
     c->log_level = VLOG_INFO;
     scrape_config_default(&c->scrape);
     notify_config_default(&c->notify);
+    c->rules_self = 1;
+    c->rules_resend_delay_ms = 60000;
 }
 
 int config_copy(struct config *dst, const struct config *src)
@@ -204,6 +206,7 @@ enum kind {
     K_RATIO,     /* double in (0, 1) */
     K_FSYNC,     /* enum tsdb_fsync */
     K_LEVEL,     /* enum vlog_level */
+    K_BOOL,      /* int: true or false */
     K_QUANTILES, /* statsd quantiles */
     K_BUCKETS,   /* statsd buckets */
     K_MAP,       /* a nested section */
@@ -283,6 +286,13 @@ static const struct key http_keys[] = {
     END,
 };
 
+static const struct key rules_keys[] = {
+    {"watchdog", K_BOOL, OFF(rules_watchdog), 0, NULL, "true or false"},
+    {"self_monitoring", K_BOOL, OFF(rules_self), 0, NULL, "true or false"},
+    {"resend_delay", K_DURATION, OFF(rules_resend_delay_ms), 0, NULL, DUR_HINT},
+    END,
+};
+
 static const struct key log_keys[] = {
     {"level", K_LEVEL, OFF(log_level), 0, NULL, "one of debug, info, warn, error"},
     END,
@@ -298,6 +308,7 @@ static const struct key top_keys[] = {
     {"statsd", K_MAP, 0, 0, statsd_keys, "a mapping"},
     {"http", K_MAP, 0, 0, http_keys, "a mapping"},
     {"log", K_MAP, 0, 0, log_keys, "a mapping"},
+    {"rules", K_MAP, 0, 0, rules_keys, "a mapping (watchdog:, self_monitoring:, resend_delay:)"},
     END,
 };
 
@@ -568,6 +579,13 @@ static void set_value(struct config_walk *w, const yaml_node_t *n, const struct 
         if (vlog_level_parse(s, (enum vlog_level *)field) != 0)
             add_error(w->errs, w->name, &n->start_mark, "bad log level '%s' for %s: %s", s,
                       path, k->hint);
+        break;
+    case K_BOOL:
+        if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+            *(int *)field = strcmp(s, "true") == 0;
+        else
+            add_error(w->errs, w->name, &n->start_mark, "bad value '%s' for %s: %s", s, path,
+                      k->hint);
         break;
     case K_QUANTILES: case K_BUCKETS: case K_MAP: case K_GLOBAL: case K_SCRAPE:
     case K_RULE_FILES: case K_ALERTING: case K_NOTIFIERS:

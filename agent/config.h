@@ -42,6 +42,9 @@ struct config {
                                             followed by http.listen */
     struct notify_config notify;         /* alerting: and notifiers:
                                             (notify_config.c) */
+    int rules_watchdog;                  /* rules.watchdog: false */
+    int rules_self;                      /* rules.self_monitoring: true */
+    int64_t rules_resend_delay_ms;       /* rules.resend_delay: 1m */
 };
 
 /* Command-line flags that override the file; NULL / 0 = not given. */
