@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "http.h"
 #include "rules.h"
 #include "selfmetrics.h"
 #include "tsdb.h"
@@ -68,6 +69,13 @@ const struct rule_set *rules_mgr_rules(const struct rules_mgr *m);
 /* vigil_rule_* self-metrics, Prometheus' names: evaluations, failures,
  * durations, intervals, missed iterations, rules, last evaluation. */
 void rules_mgr_collect(struct rules_mgr *m, struct selfmetrics *sm);
+
+/* Adds GET /api/v1/rules and /api/v1/alerts (rules_api.c) over the
+ * running rules of *mgr (NULL: none yet), with Prometheus' parameters
+ * (type, rule_name[], rule_group[], file[], exclude_alerts) and JSON
+ * shapes. Add before api_register's /api/v1 catch-all.
+ * @return 0 or -ENOSPC. */
+int rules_api_register(struct http_router *r, struct rules_mgr *const *mgr);
 
 /* Stops the timers, waits for evaluations in flight (their results are
  * dropped), saves the state file, frees m; cb(arg) runs on the loop when
