@@ -15,6 +15,8 @@
 
 #define PE_BLOCK_BYTES (64 * 1024)
 #define PE_SUBQUERY_DEFAULT_STEP_MS 60000
+/* Samples each series iterator of a streamed selector decodes at a time. */
+#define PE_ITER_BATCH 1024
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -162,18 +164,41 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void check_deadline(struct pe_ctx *c)
+void pe_check_deadline(struct pe_ctx *c)
 {
     if (c->deadline_ns && now_ns() > c->deadline_ns)
         pe_fail(c, PROMQL_ERR_TIMEOUT, "query timed out in expression evaluation");
 }
 
+void pe_tick(struct pe_ctx *c)
+{
+    if ((++c->ticks & 1023) == 0)
+        pe_check_deadline(c);
+}
+
+static void check_samples(struct pe_ctx *c)
+{
+    if (c->opts.max_samples && c->held + c->samples > c->opts.max_samples)
+        pe_fail(c, PROMQL_ERR_TOO_MANY_SAMPLES,
+                "query processing would load too many samples into memory in query execution");
+}
+
 void pe_count_samples(struct pe_ctx *c, uint64_t n)
 {
     c->samples += n;
-    if (c->opts.max_samples && c->samples > c->opts.max_samples)
-        pe_fail(c, PROMQL_ERR_TOO_MANY_SAMPLES,
-                "query processing would load too many samples into memory in query execution");
+    check_samples(c);
+}
+
+/* Samples held across steps (selector windows, loaded data, the output):
+ * n more (add) or fewer. */
+static void hold_samples(struct pe_ctx *c, uint64_t n, int add)
+{
+    if (!add) {
+        c->held -= n;
+        return;
+    }
+    c->held += n;
+    check_samples(c);
 }
 
 /* ---- label sets -------------------------------------------------------- */
@@ -454,13 +479,17 @@ static int64_t at_time(const struct pe_ctx *c, const struct promql_modifiers *mo
 }
 
 /* Records the data range selector node vs needs when evaluated at times in
- * [lo, hi], for a window of width ms before each reference time. */
+ * [lo, hi], for a window of width ms before each reference time. Selectors
+ * under a subquery or with @ are evaluated at times that do not advance
+ * monotonically: their data is loaded whole (materialise). */
 static void need(struct pe_ctx *c, const struct promql_node *vs, int64_t lo, int64_t hi,
-                 int64_t width)
+                 int64_t width, int last_only, int materialise)
 {
     const struct promql_modifiers *mod = &vs->vs.mod;
-    if (mod->at != PROMQL_AT_NONE)
+    if (mod->at != PROMQL_AT_NONE) {
         lo = hi = at_time(c, mod, lo);
+        materialise = 1;
+    }
     int64_t mint = lo - mod->offset_ms - width, maxt = hi - mod->offset_ms;
     for (size_t i = 0; i < c->nfetch; i++) {
         struct pe_fetch *f = &c->fetch[i];
@@ -469,6 +498,7 @@ static void need(struct pe_ctx *c, const struct promql_node *vs, int64_t lo, int
                 f->mint = mint;
             if (maxt > f->maxt)
                 f->maxt = maxt;
+            f->streamed = 0;
             return;
         }
     }
@@ -476,49 +506,51 @@ static void need(struct pe_ctx *c, const struct promql_node *vs, int64_t lo, int
     if (c->nfetch)
         memcpy(f, c->fetch, c->nfetch * sizeof(*f));
     c->fetch = f;
-    f[c->nfetch++] = (struct pe_fetch){.node = vs, .mint = mint, .maxt = maxt};
+    f[c->nfetch++] = (struct pe_fetch){.node = vs, .mint = mint, .maxt = maxt, .width = width,
+                                       .last_only = last_only, .streamed = !materialise, .ref = INT64_MIN};
 }
 
 /* Walks the tree and records what each selector needs for evaluation
  * times in [lo, hi]. */
-static void plan(struct pe_ctx *c, const struct promql_node *n, int64_t lo, int64_t hi)
+static void plan(struct pe_ctx *c, const struct promql_node *n, int64_t lo, int64_t hi,
+                 int materialise)
 {
     switch (n->kind) {
     case PROMQL_NUMBER:
     case PROMQL_STRING:
         return;
     case PROMQL_VECTOR_SELECTOR:
-        need(c, n, lo, hi, c->opts.lookback_ms);
+        need(c, n, lo, hi, c->opts.lookback_ms, 1, materialise);
         return;
     case PROMQL_MATRIX_SELECTOR:
-        need(c, n->matrix.vs, lo, hi, n->matrix.range_ms);
+        need(c, n->matrix.vs, lo, hi, n->matrix.range_ms, 0, materialise);
         return;
     case PROMQL_SUBQUERY: {
         const struct promql_modifiers *mod = &n->subquery.mod;
         if (mod->at != PROMQL_AT_NONE)
             lo = hi = at_time(c, mod, lo);
         plan(c, n->subquery.expr, lo - mod->offset_ms - n->subquery.range_ms,
-             hi - mod->offset_ms);
+             hi - mod->offset_ms, 1);
         return;
     }
     case PROMQL_PAREN:
-        plan(c, n->paren.expr, lo, hi);
+        plan(c, n->paren.expr, lo, hi, materialise);
         return;
     case PROMQL_UNARY:
-        plan(c, n->unary.expr, lo, hi);
+        plan(c, n->unary.expr, lo, hi, materialise);
         return;
     case PROMQL_BINARY:
-        plan(c, n->binary.lhs, lo, hi);
-        plan(c, n->binary.rhs, lo, hi);
+        plan(c, n->binary.lhs, lo, hi, materialise);
+        plan(c, n->binary.rhs, lo, hi, materialise);
         return;
     case PROMQL_AGGREGATE:
         if (n->aggregate.param)
-            plan(c, n->aggregate.param, lo, hi);
-        plan(c, n->aggregate.expr, lo, hi);
+            plan(c, n->aggregate.param, lo, hi, materialise);
+        plan(c, n->aggregate.expr, lo, hi, materialise);
         return;
     case PROMQL_CALL:
         for (size_t i = 0; i < n->call.nargs; i++)
-            plan(c, n->call.args[i], lo, hi);
+            plan(c, n->call.args[i], lo, hi, materialise);
         return;
     }
 }
@@ -531,61 +563,188 @@ static struct pe_lset copy_labels(struct pe_ctx *c, const struct tsdb_labels *l)
     return ls;
 }
 
-static void load(struct pe_ctx *c, struct pe_fetch *f)
+static void read_failed(struct pe_ctx *c, int rc)
 {
-    const struct promql_node *vs = f->node;
-    struct tsdb_series_set *set;
-    int rc = tsdb_select(c->snap, vs->vs.matchers, vs->vs.n_matchers, f->mint, f->maxt, &set);
-    if (rc < 0)
-        pe_fail(c, PROMQL_ERR_EXECUTION, "expanding series: %s", tsdb_strerror(rc));
-    size_t n = tsdb_series_set_len(set);
-    /* each series is read into a scratch buffer, then copied to the arena
-     * at its exact size (no doubling, no zeroing) */
-    struct promql_point *buf = NULL;
-    size_t cap = 0;
+    pe_fail(c, PROMQL_ERR_EXECUTION, "reading series: %s", tsdb_strerror(rc));
+}
+
+/* Reads every sample of f's range into f->data (materialised selectors).
+ * Each series is read into f->buf, then copied to the arena at its exact
+ * size (no doubling, no zeroing). */
+static void load_all(struct pe_ctx *c, struct pe_fetch *f)
+{
+    size_t n = tsdb_series_set_len(f->set), cap = 0;
     for (size_t i = 0; i < n; i++) {
-        struct tsdb_iter *it;
-        if (tsdb_iter_open(set, i, &it) < 0)
-            continue;
+        int rc = tsdb_iter_open(f->set, i, &f->it);
         size_t np = 0;
         int64_t ts;
         double v;
-        while ((rc = tsdb_iter_next(it, &ts, &v)) == 1) {
-            if (ts < f->mint || ts > f->maxt)
-                continue;
+        while (rc >= 0 && (rc = tsdb_iter_next(f->it, &ts, &v)) == 1) {
             if (np == cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                struct promql_point *nb = realloc(buf, ncap * sizeof(*nb));
-                if (!nb) {
-                    rc = -ENOMEM;
-                    break;
-                }
-                buf = nb;
-                cap = ncap;
+                cap = cap ? cap * 2 : 1024;
+                struct promql_point *nb = realloc(f->buf, cap * sizeof(*nb));
+                if (!nb)
+                    pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+                f->buf = nb;
             }
-            buf[np++] = (struct promql_point){ts, v};
+            f->buf[np++] = (struct promql_point){ts, v};
+            if ((np & 1023) == 0)
+                pe_tick(c);
         }
-        tsdb_iter_free(it);
-        if (rc < 0) {
-            free(buf);
-            tsdb_series_set_free(set);
-            pe_fail(c, PROMQL_ERR_EXECUTION, "reading series: %s", tsdb_strerror(rc));
-        }
+        tsdb_iter_free(f->it);
+        f->it = NULL;
+        if (rc < 0)
+            read_failed(c, rc);
         if (!np)
             continue;
+        hold_samples(c, np, 1);
         struct pe_series *s;
-        struct pe_lset ls = copy_labels(c, tsdb_series_set_labels(set, i));
+        struct pe_lset ls = copy_labels(c, tsdb_series_set_labels(f->set, i));
         s = pe_mat_push(c, &f->data, ls);
         s->p = alloc_raw(c, np * sizeof(*s->p));
-        memcpy(s->p, buf, np * sizeof(*s->p));
+        memcpy(s->p, f->buf, np * sizeof(*s->p));
         s->n = s->cap = np;
     }
-    free(buf);
-    tsdb_series_set_free(set);
+    free(f->buf);
+    f->buf = NULL;
+    tsdb_series_set_free(f->set);
+    f->set = NULL;
     /* before the range query's arena mark: the cursors live for the query */
     f->cur = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur));
     f->cur_lo = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur_lo));
-    f->loaded = 1;
+}
+
+/* Opens an iterator per series of f (streamed selectors); windows start
+ * empty. */
+static void open_streams(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
+{
+    size_t n = tsdb_series_set_len(f->set);
+    f->st = calloc(n + 1, sizeof(*f->st));
+    if (!f->st)
+        pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        pe_tick(c);
+        struct pe_stream *st = &f->st[i];
+        int rc = tsdb_iter_open(f->set, i, &st->it);
+        if (rc < 0)
+            read_failed(c, rc);
+        tsdb_iter_set_batch(st->it, batch);
+        pe_mat_push(c, &f->data, copy_labels(c, tsdb_series_set_labels(f->set, i)));
+    }
+}
+
+/* Selects f's series: whole (materialised) or as iterators (streamed). */
+static void load(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
+{
+    const struct promql_node *vs = f->node;
+    int rc = tsdb_select(c->snap, vs->vs.matchers, vs->vs.n_matchers, f->mint, f->maxt, &f->set);
+    if (rc < 0)
+        pe_fail(c, PROMQL_ERR_EXECUTION, "expanding series: %s", tsdb_strerror(rc));
+    if (f->streamed)
+        open_streams(c, f, batch);
+    else
+        load_all(c, f);
+}
+
+/* Frees what f holds outside the arena: iterators, windows, scratch. */
+static void fetch_free(struct pe_fetch *f)
+{
+    tsdb_iter_free(f->it);
+    f->it = NULL;
+    free(f->buf);
+    f->buf = NULL;
+    for (size_t i = 0; f->st && i < tsdb_series_set_len(f->set); i++) {
+        tsdb_iter_free(f->st[i].it);
+        free(f->st[i].buf);
+    }
+    free(f->st);
+    f->st = NULL;
+    tsdb_series_set_free(f->set);
+    f->set = NULL;
+}
+
+/* Drops the k oldest points of series i's window. */
+static void window_drop(struct pe_ctx *c, struct pe_fetch *f, size_t i, size_t k)
+{
+    struct pe_series *s = &f->data.v[i];
+    if (!k)
+        return;
+    s->p += k;
+    s->n -= k;
+    hold_samples(c, k, 0);
+    if (!s->n)
+        s->p = f->st[i].buf;
+}
+
+static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, struct promql_point p)
+{
+    struct pe_series *s = &f->data.v[i];
+    struct pe_stream *st = &f->st[i];
+    size_t off = st->buf ? (size_t)(s->p - st->buf) : 0;
+    if (off + s->n == st->cap) {
+        if (st->cap && off >= s->n) {
+            /* at least half free: slide the window to the front */
+            memmove(st->buf, s->p, s->n * sizeof(*s->p));
+        } else {
+            size_t cap = st->cap ? st->cap * 2 : 4;
+            struct promql_point *b = malloc(cap * sizeof(*b));
+            if (!b)
+                pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
+            if (s->n)
+                memcpy(b, s->p, s->n * sizeof(*b));
+            free(st->buf);
+            st->buf = b;
+            st->cap = cap;
+        }
+        s->p = st->buf;
+    }
+    s->p[s->n++] = p;
+    hold_samples(c, 1, 1);
+}
+
+/* Slides every window of the streamed selector f to (ref - f->width, ref]:
+ * drops points that fell out, reads points up to ref, skipping (seeking
+ * past) what lies before the window. Vector selectors keep only the
+ * newest point. ref never decreases. */
+static void advance(struct pe_ctx *c, struct pe_fetch *f, int64_t ref)
+{
+    if (ref < f->ref)
+        pe_fail(c, PROMQL_ERR_EXECUTION, "internal error: selector evaluated backwards in time");
+    f->ref = ref;
+    int64_t lo = ref - f->width;
+    for (size_t i = 0; i < f->data.n; i++) {
+        struct pe_series *s = &f->data.v[i];
+        struct pe_stream *st = &f->st[i];
+        pe_tick(c);
+        size_t k = 0;
+        while (k < s->n && s->p[k].t <= lo)
+            k++;
+        window_drop(c, f, i, k);
+        while (!st->eof) {
+            int rc;
+            if (!st->has_peek) {
+                rc = tsdb_iter_next(st->it, &st->peek.t, &st->peek.v);
+                if (rc < 0)
+                    read_failed(c, rc);
+                st->has_peek = rc;
+                st->eof = !rc;
+                continue;
+            }
+            if (st->peek.t > ref)
+                break;
+            st->has_peek = 0;
+            if (st->peek.t <= lo) {
+                rc = tsdb_iter_seek(st->it, lo + 1);
+                if (rc < 0)
+                    read_failed(c, rc);
+                st->eof = !rc;
+                continue;
+            }
+            if (f->last_only)
+                window_drop(c, f, i, s->n);
+            window_push(c, f, i, st->peek);
+        }
+    }
 }
 
 static struct pe_fetch *fetched(struct pe_ctx *c, const struct promql_node *vs)
@@ -619,7 +778,7 @@ static size_t upper_bound_in(const struct pe_series *s, size_t lo, size_t hi, in
 
 /* Index of the first point with time > t, starting from the answer for an
  * earlier time in *cur (a hint: any value works) and leaving this one
- * there. Consecutive steps of a range query move a few points forward. */
+ * there. Consecutive evaluations move a few points forward. */
 static size_t seek(const struct pe_series *s, size_t *cur, int64_t t)
 {
     size_t j = *cur;
@@ -641,15 +800,33 @@ static size_t seek(const struct pe_series *s, size_t *cur, int64_t t)
     return j;
 }
 
+/* The window of series i of f for reference time ref: points [*lo, *hi)
+ * of f->data.v[i] (streamed windows are exactly the buffered points). */
+static void window(struct pe_fetch *f, size_t i, int64_t ref, int64_t width, size_t *lo,
+                   size_t *hi)
+{
+    const struct pe_series *s = &f->data.v[i];
+    if (f->streamed) {
+        *lo = 0;
+        *hi = s->n;
+        return;
+    }
+    *hi = seek(s, &f->cur[i], ref);
+    *lo = width ? seek(s, &f->cur_lo[i], ref - width) : *hi;
+}
+
 static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_node *n,
                                           int64_t t)
 {
     struct pe_val out = {.type = PROMQL_TYPE_VECTOR};
     struct pe_fetch *f = fetched(c, n);
     int64_t ref = at_time(c, &n->vs.mod, t) - n->vs.mod.offset_ms;
+    if (f->streamed)
+        advance(c, f, ref);
     for (size_t i = 0; i < f->data.n; i++) {
         const struct pe_series *s = &f->data.v[i];
-        size_t j = seek(s, &f->cur[i], ref);
+        size_t lo, j;
+        window(f, i, ref, 0, &lo, &j);
         if (j == 0)
             continue;
         const struct promql_point *p = &s->p[j - 1];
@@ -668,22 +845,24 @@ static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_
     const struct promql_node *vs = n->matrix.vs;
     struct pe_fetch *f = fetched(c, vs);
     int64_t ref = at_time(c, &vs->vs.mod, t) - vs->vs.mod.offset_ms;
+    if (f->streamed)
+        advance(c, f, ref);
     for (size_t i = 0; i < f->data.n; i++) {
         const struct pe_series *s = &f->data.v[i];
-        size_t hi = seek(s, &f->cur[i], ref);
-        size_t lo = seek(s, &f->cur_lo[i], ref - n->matrix.range_ms);
+        size_t lo, hi;
+        window(f, i, ref, n->matrix.range_ms, &lo, &hi);
         struct pe_series *o = NULL;
         size_t j = lo;
         while (j < hi && !is_stale(s->p[j].v))
             j++;
         if (j == hi) {
-            /* no stale marker in the window: share the fetched points (read
-             * only; cap == n makes any push copy them first) */
+            /* no stale marker in the window: share the selector's points
+             * (read only, already counted as held; cap == n makes any push
+             * copy them first) */
             if (hi > lo) {
                 o = pe_mat_push(c, &out.mat, s->ls);
                 o->p = s->p + lo;
                 o->n = o->cap = hi - lo;
-                pe_count_samples(c, o->n);
             }
             continue;
         }
@@ -720,7 +899,7 @@ static struct pe_val eval_subquery(struct pe_ctx *c, const struct promql_node *n
     struct pe_map m;
     pe_map_init(c, &m, 16);
     for (int64_t ti = first; ti <= ref; ti += step) {
-        check_deadline(c);
+        pe_check_deadline(c);
         struct pe_val v = pe_eval(c, n->subquery.expr, ti);
         if (v.type == PROMQL_TYPE_SCALAR) {
             struct pe_sample s = {.v = v.f};
@@ -972,6 +1151,7 @@ static void out_step(struct pe_ctx *c, struct pe_out *o, struct pe_val *v, int64
         o->drop_name[idx] |= samples[i].drop_name;
         out_point(c, &o->r->series[idx], nsteps, t, samples[i].v);
     }
+    hold_samples(c, n, 1); /* the output keeps them */
 }
 
 static int cmp_result_series(const void *a, const void *b)
@@ -1037,6 +1217,8 @@ static void out_finish_range(struct pe_ctx *c, struct pe_out *o)
 
 static void ctx_free(struct pe_ctx *c)
 {
+    for (size_t i = 0; i < c->nfetch; i++)
+        fetch_free(&c->fetch[i]);
     arena_release(&c->arena, (struct pe_mark){NULL, 0});
     notes_free(c->warnings.v, c->warnings.n);
     notes_free(c->infos.v, c->infos.n);
@@ -1092,9 +1274,9 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
         ctx_free(c);
         return -1;
     }
-    plan(c, e->root, start, end);
+    plan(c, e->root, start, end, 0);
     for (size_t i = 0; i < c->nfetch; i++)
-        load(c, &c->fetch[i]);
+        load(c, &c->fetch[i], PE_ITER_BATCH);
     if (!is_range) {
         struct pe_val v = pe_eval(c, e->root, start);
         out_instant(c, po, &v, start);
@@ -1107,7 +1289,7 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
         c->arena = step_arena;
         struct pe_mark mark = arena_mark(&c->arena);
         for (int64_t t = start; t <= end; t += step) {
-            check_deadline(c);
+            pe_check_deadline(c);
             c->samples = 0;
             struct pe_val v = pe_eval(c, e->root, t);
             out_step(c, po, &v, t, nsteps);

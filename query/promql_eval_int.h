@@ -79,14 +79,36 @@ struct pe_map {
     size_t *vals;
 };
 
-/* Data of one selector node, fetched once for the whole query. */
+/* A streamed series: its iterator, the malloc'd buffer its window lives
+ * in, and the first point after the window (peek), already read. */
+struct pe_stream {
+    struct tsdb_iter *it;
+    struct promql_point *buf;
+    size_t cap;
+    struct promql_point peek;
+    int has_peek, eof;
+};
+
+/* Data of one selector node for the whole query. Streamed (the default):
+ * one iterator per series, and data.v[i] holds only series i's current
+ * window, (ref - width, ref], slid forward as evaluation advances (vector
+ * selectors keep only the newest point). Materialised (under a subquery
+ * or with @, where evaluation times go back and forth): data holds every
+ * sample of [mint, maxt], found with the cursors. Stale markers kept. */
 struct pe_fetch {
     const struct promql_node *node;
     int64_t mint, maxt;
-    int loaded;
-    struct pe_mat data; /* stale markers kept */
-    /* per series of data: where the last evaluation's window ended
-     * (cur) and began (cur_lo, range selectors); hints for seek() */
+    int64_t width;   /* lookback (vector selector) or range (matrix) */
+    int last_only;   /* an instant vector selector: only the newest point */
+    int streamed;
+    int64_t ref;     /* streamed: the reference time windows end at */
+    struct tsdb_series_set *set;
+    struct pe_stream *st; /* streamed: per series of data */
+    struct tsdb_iter *it; /* materialised: while loading */
+    struct promql_point *buf;
+    struct pe_mat data;
+    /* materialised, per series of data: where the last evaluation's window
+     * ended (cur) and began (cur_lo); hints for seek() */
     size_t *cur, *cur_lo;
 };
 
@@ -105,7 +127,9 @@ struct pe_ctx {
     struct promql_eval_error *err;
     struct pe_fetch *fetch;
     size_t nfetch;
-    uint64_t samples; /* samples held by the current step */
+    uint64_t held;    /* samples held across steps: windows, loaded data, output */
+    uint64_t samples; /* samples held by the current step's intermediate results */
+    uint64_t ticks;   /* pe_tick's counter */
     int64_t deadline_ns;
     int is_range;
     struct pe_notes warnings, infos;
@@ -123,7 +147,12 @@ void pe_warn(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 void pe_info(struct pe_ctx *c, const struct promql_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Counts n samples held by the current step against max_samples. */
 void pe_count_samples(struct pe_ctx *c, uint64_t n);
+/* Fails with a timeout once the query's deadline passed; pe_tick checks
+ * every 1024th call, for loops over series or samples. */
+void pe_check_deadline(struct pe_ctx *c);
+void pe_tick(struct pe_ctx *c);
 
 /* Label sets. pe_lset_get returns "" for an absent label. */
 const char *pe_lset_get(const struct pe_lset *ls, const char *name);

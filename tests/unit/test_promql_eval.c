@@ -241,12 +241,127 @@ static void test_errors(void **state)
     assert_null(r);
 }
 
+/* A larger data set for the limits: big{job="j0".."j99"} every 15 s for
+ * 4 h (100 series, 96,000 samples), counters rising by 1 per sample. */
+#define BIG_SERIES 100
+#define BIG_SAMPLES 960
+#define BIG_STEP_MS 15000
+
+static int setup_big(void **state)
+{
+    setup(state);
+    struct fixture *f = *state;
+    tsdb_snapshot_close(f->snap);
+    for (int s = 0; s < BIG_SERIES; s++) {
+        char job[8];
+        snprintf(job, sizeof(job), "j%d", s);
+        for (int i = 0; i < BIG_SAMPLES; i++)
+            add(f->db, "big", "job", job, (int64_t)i * BIG_STEP_MS, i + s);
+    }
+    assert_int_equal(tsdb_commit(f->db), 0);
+    assert_int_equal(tsdb_snapshot_open(f->db, &f->snap), 0);
+    return 0;
+}
+
+static const int64_t big_end = (int64_t)(BIG_SAMPLES - 1) * BIG_STEP_MS;
+
+/* max_samples bounds what a query holds at once: an hour-long window of
+ * 100 series (24,000 samples) does not fit in 10,000 but fits in 30,000. */
+static void test_max_samples(void **state)
+{
+    struct fixture *f = *state;
+    struct promql_engine_opts o;
+    promql_engine_opts_default(&o);
+    struct promql_result *r = NULL;
+    struct promql_eval_error err;
+    const char *q = "sum(count_over_time(big[1h]))";
+    o.max_samples = 10000;
+    assert_int_equal(promql_eval_instant(f->snap, q, big_end, &o, &r, &err), -1);
+    assert_int_equal(err.kind, PROMQL_ERR_TOO_MANY_SAMPLES);
+    assert_string_equal(promql_errkind_name(err.kind), "execution");
+    assert_string_equal(err.msg,
+                        "query processing would load too many samples into memory in query execution");
+    assert_null(r);
+    o.max_samples = 30000;
+    assert_int_equal(promql_eval_instant(f->snap, q, big_end, &o, &r, &err), 0);
+    assert_int_equal(r->nseries, 1);
+    assert_true(r->series[0].points[0].v == 24000);
+    promql_result_free(r);
+
+    /* a range query's output is held too, as in Prometheus */
+    o.max_samples = 500;
+    assert_int_equal(promql_eval_range(f->snap, "big", 0, big_end, 60000, &o, &r, &err), -1);
+    assert_int_equal(err.kind, PROMQL_ERR_TOO_MANY_SAMPLES);
+}
+
+/* Range queries slide each series' window over an iterator: a query over
+ * all 96,000 samples runs within a few thousand held samples, while the
+ * same selectors under a subquery (loaded whole) do not. */
+static void test_streaming_holds_only_windows(void **state)
+{
+    struct fixture *f = *state;
+    struct promql_engine_opts o;
+    promql_engine_opts_default(&o);
+    o.max_samples = 3000; /* windows: 100 series x 20 points of 5 m */
+    struct promql_result *r = NULL;
+    struct promql_eval_error err;
+    int64_t step = 15 * 60000;
+    if (promql_eval_range(f->snap, "sum(rate(big[5m]))", 0, big_end, step, &o, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r->nseries, 1);
+    assert_int_equal(r->series[0].npoints, big_end / step); /* all but t=0 */
+    assert_true(fabs(r->series[0].points[0].v - BIG_SERIES / 15.0) < 1e-9);
+    promql_result_free(r);
+
+    o.max_samples = 300; /* vector selectors keep one point per series */
+    if (promql_eval_range(f->snap, "count(big)", 0, big_end, step, &o, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r->nseries, 1);
+    assert_int_equal(r->series[0].npoints, big_end / step + 1);
+    for (size_t i = 0; i < r->series[0].npoints; i++)
+        assert_true(r->series[0].points[i].v == BIG_SERIES);
+    promql_result_free(r);
+
+    o.max_samples = 3000;
+    assert_int_equal(promql_eval_range(f->snap, "max_over_time(sum(rate(big[5m]))[1h:15m])", 0,
+                                       big_end, step, &o, &r, &err),
+                     -1);
+    assert_int_equal(err.kind, PROMQL_ERR_TOO_MANY_SAMPLES);
+}
+
+/* The timeout interrupts a query that runs long; Prometheus' wording. */
+static void test_timeout(void **state)
+{
+    struct fixture *f = *state;
+    struct promql_engine_opts o;
+    promql_engine_opts_default(&o);
+    o.timeout_ms = 1;
+    struct promql_result *r = NULL;
+    struct promql_eval_error err;
+    assert_int_equal(promql_eval_range(f->snap, "quantile_over_time(0.5, big[1h])", 0, big_end,
+                                       BIG_STEP_MS, &o, &r, &err),
+                     -1);
+    assert_int_equal(err.kind, PROMQL_ERR_TIMEOUT);
+    assert_string_equal(promql_errkind_name(err.kind), "timeout");
+    assert_string_equal(err.msg, "query timed out in expression evaluation");
+    assert_null(r);
+    o.timeout_ms = 60000;
+    assert_int_equal(promql_eval_range(f->snap, "quantile_over_time(0.5, big[1h])", 0, big_end,
+                                       4 * 3600000, &o, &r, &err),
+                     0);
+    assert_int_equal(r->nseries, BIG_SERIES);
+    promql_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_instant_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_samples, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(test_streaming_holds_only_windows, setup_big, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup_big, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
