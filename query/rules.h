@@ -177,7 +177,7 @@ struct alert_notification {
     const struct tsdb_labels *labels;       /* alert labels plus external
                                                labels (the alert's win) */
     const struct tsdb_labels *annotations;
-    int64_t starts_at_ms;                   /* active_at */
+    int64_t starts_at_ms;                   /* fired_at (what Prometheus sends) */
     int64_t ends_at_ms;                     /* resolved_at, or valid_until */
     int resolved;
     const char *generator_url;              /* EXTERNAL_URL/graph?g0.expr=... */
