@@ -426,9 +426,10 @@ static int string_list(struct walk *w, const yaml_node_t *n, const char *what, c
         const char *s;
         if ((rc = scalar(w, node(w, items[i]), what, &s)) < 0)
             return rc;
-        if (dir && s[0] != '/' && asprintf(&(*out)[i], "%s/%s", dir, s) < 0)
+        int join = dir && strcmp(dir, ".") && s[0] != '/';
+        if (join && asprintf(&(*out)[i], "%s/%s", dir, s) < 0)
             (*out)[i] = NULL;
-        else if (!dir || s[0] == '/')
+        else if (!join)
             (*out)[i] = strdup(s);
         if (!(*out)[i])
             return -ENOMEM;

@@ -104,10 +104,9 @@ int series_labels_parse(const char *text, size_t len, struct tsdb_labels *out, c
     int rc = promql_parse(s, &e, &perr);
     const char *why = rc == 0 ? not_one_series(e) : NULL;
     if (rc == -EINVAL)
-        snprintf(err, errcap, "col %zu: bad series selector \"%s\": %s", skip + perr.col, s,
-                 perr.msg);
+        snprintf(err, errcap, "col %zu: bad series selector %s: %s", skip + perr.col, s, perr.msg);
     else if (why)
-        snprintf(err, errcap, "col %zu: bad series selector \"%s\": %s", skip + 1, s, why);
+        snprintf(err, errcap, "col %zu: bad series selector %s: %s", skip + 1, s, why);
     if (rc == 0 && !why && (rc = labels_from_selector(e->root, out)) < 0)
         series_labels_free(out);
     if (why)
