@@ -1,0 +1,516 @@
+/* template_fmt.c — Go's fmt package as templates use it: how values print
+ * ({{ $value }} is Go's %v of a float64: shortest 'g', "1e+06", "+Inf"),
+ * and printf's verbs and flags. */
+#include "template_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strlit.h"
+
+const char *tmpl__type_name(const struct tmpl_value *v)
+{
+    switch (v->kind) {
+    case TV_NIL:
+        return "<nil>";
+    case TV_BOOL:
+        return "bool";
+    case TV_INT:
+        return "int";
+    case TV_FLOAT:
+        return "float64";
+    case TV_STRING:
+        return "string";
+    case TV_MAP:
+        return "map[string]string";
+    case TV_DATA:
+        return "struct";
+    }
+    return "?";
+}
+
+int tmpl__truth(const struct tmpl_value *v)
+{
+    switch (v->kind) {
+    case TV_NIL:
+        return 0;
+    case TV_BOOL:
+        return v->u.b;
+    case TV_INT:
+        return v->u.i != 0;
+    case TV_FLOAT:
+        return v->u.f != 0;
+    case TV_STRING:
+        return v->u.s.len > 0;
+    case TV_MAP:
+        return v->u.map && v->u.map->len > 0;
+    case TV_DATA:
+        return 1;
+    }
+    return 0;
+}
+
+/* The shortest decimal digits that read back as f (f finite, > 0):
+ * digits in d (NUL-terminated, no trailing zeros) and the decimal
+ * exponent of the first digit. */
+static void shortest_digits(double f, char d[24], int *exp10)
+{
+    char buf[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec, f);
+        if (strtod(buf, NULL) == f)
+            break;
+    }
+    size_t n = 0;
+    char *e = strchr(buf, 'e');
+    for (char *p = buf; p < e; p++)
+        if (*p != '.')
+            d[n++] = *p;
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    d[n] = '\0';
+    *exp10 = atoi(e + 1);
+}
+
+/* Go's strconv.FormatFloat(f, 'g' or 'G', -1, 64) for finite f. */
+static int format_shortest(struct tmpl_buf *b, double f, char e_char)
+{
+    if (f == 0)
+        return tmpl__put(b, signbit(f) ? "-0" : "0", signbit(f) ? 2 : 1);
+    char d[24];
+    int exp;
+    if (f < 0 && tmpl__putc(b, '-') < 0)
+        return -1;
+    shortest_digits(fabs(f), d, &exp);
+    int nd = (int)strlen(d);
+    if (exp < -4 || exp >= 6) { /* Go decides with precision 6 for shortest */
+        if (tmpl__putc(b, d[0]) < 0 || (nd > 1 && (tmpl__putc(b, '.') < 0 ||
+                                                    tmpl__put(b, d + 1, (size_t)nd - 1) < 0)))
+            return -1;
+        return tmpl__printf(b, "%c%c%02d", e_char, exp < 0 ? '-' : '+', abs(exp));
+    }
+    if (exp < 0) {
+        if (tmpl__put(b, "0.", 2) < 0)
+            return -1;
+        for (int i = 0; i < -exp - 1; i++)
+            if (tmpl__putc(b, '0') < 0)
+                return -1;
+        return tmpl__put(b, d, (size_t)nd);
+    }
+    for (int i = 0; i <= exp || i < nd; i++) {
+        if (i == exp + 1 && tmpl__putc(b, '.') < 0)
+            return -1;
+        if (tmpl__putc(b, i < nd ? d[i] : '0') < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* NaN and infinities as Go prints them with any float verb. */
+static const char *nonfinite(double f, int plus)
+{
+    if (isnan(f))
+        return plus ? "+NaN" : "NaN";
+    if (isinf(f))
+        return f > 0 ? "+Inf" : "-Inf";
+    return NULL;
+}
+
+int tmpl__format_g(struct tmpl_buf *b, double f, int prec)
+{
+    const char *s = nonfinite(f, 0);
+    if (s)
+        return tmpl__put(b, s, strlen(s));
+    if (prec < 0)
+        return format_shortest(b, f, 'e');
+    return tmpl__printf(b, "%.*g", prec, f);
+}
+
+static int print_map(struct tmpl_buf *b, const struct tsdb_labels *m)
+{
+    size_t n = m ? m->len : 0;
+    const struct tsdb_label **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        b->nomem = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && strcmp(sorted[j - 1]->name, m->v[i].name) > 0) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = &m->v[i];
+    }
+    int rc = tmpl__put(b, "map[", 4);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = tmpl__printf(b, "%s%s:%s", i ? " " : "", sorted[i]->name, sorted[i]->value);
+    free(sorted);
+    return rc < 0 ? -1 : tmpl__putc(b, ']');
+}
+
+/* Go's %v. */
+static int print_v(struct tmpl_buf *b, const struct tmpl_value *v)
+{
+    switch (v->kind) {
+    case TV_NIL:
+        return tmpl__put(b, "<nil>", 5);
+    case TV_BOOL:
+        return v->u.b ? tmpl__put(b, "true", 4) : tmpl__put(b, "false", 5);
+    case TV_INT:
+        return tmpl__printf(b, "%lld", (long long)v->u.i);
+    case TV_FLOAT:
+        return tmpl__format_g(b, v->u.f, -1);
+    case TV_STRING:
+        return tmpl__put(b, v->u.s.p, v->u.s.len);
+    case TV_MAP:
+        return print_map(b, v->u.map);
+    case TV_DATA: {
+        const struct tmpl_data *d = v->u.data;
+        const char *url = d->external_url ? d->external_url : "";
+        if (tmpl__putc(b, '{') < 0 || print_map(b, d->labels) < 0 || tmpl__putc(b, ' ') < 0 ||
+            print_map(b, d->external_labels) < 0 || tmpl__printf(b, " %s ", url) < 0 ||
+            tmpl__format_g(b, d->value, -1) < 0)
+            return -1;
+        return tmpl__putc(b, '}');
+    }
+    }
+    return -1;
+}
+
+int tmpl__print_value(struct tmpl_buf *b, const struct tmpl_value *v)
+{
+    if (v->kind == TV_NIL)
+        return tmpl__put(b, "<no value>", 10); /* text/template's spelling */
+    return print_v(b, v);
+}
+
+int tmpl__sprint(struct tmpl_buf *b, const struct tmpl_value *args, size_t nargs, int ln)
+{
+    for (size_t i = 0; i < nargs; i++) {
+        int space = ln ? i > 0
+                       : i > 0 && args[i].kind != TV_STRING && args[i - 1].kind != TV_STRING;
+        if ((space && tmpl__putc(b, ' ') < 0) || print_v(b, &args[i]) < 0)
+            return -1;
+    }
+    return ln ? tmpl__putc(b, '\n') : 0;
+}
+
+/* ---- printf ---- */
+
+struct spec {
+    int minus, plus, sharp, space, zero;
+    int width, prec; /* -1: absent */
+    char verb;
+};
+
+static size_t utf8_count(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* Writes s padded to the spec's width (in characters). Zero padding goes
+ * after a leading sign, as for numbers. */
+static int pad(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t n, int numeric)
+{
+    size_t chars = utf8_count(s, n);
+    size_t fill = sp->width > 0 && (size_t)sp->width > chars ? (size_t)sp->width - chars : 0;
+    if (sp->minus) {
+        if (tmpl__put(b, s, n) < 0)
+            return -1;
+        while (fill-- > 0)
+            if (tmpl__putc(b, ' ') < 0)
+                return -1;
+        return 0;
+    }
+    char c = sp->zero ? '0' : ' ';
+    if (c == '0' && numeric && n > 0 && (s[0] == '+' || s[0] == '-' || s[0] == ' ')) {
+        if (tmpl__putc(b, s[0]) < 0)
+            return -1;
+        s++;
+        n--;
+    }
+    while (fill-- > 0)
+        if (tmpl__putc(b, c) < 0)
+            return -1;
+    return tmpl__put(b, s, n);
+}
+
+/* Formats into a scratch buffer, then pads it into b. */
+static int pad_buf(struct tmpl_buf *b, const struct spec *sp, struct tmpl_buf *tmp, int numeric)
+{
+    int rc = tmp->nomem || tmp->full ? -1 : pad(b, sp, tmp->p ? tmp->p : "", tmp->len, numeric);
+    if (tmp->nomem)
+        b->nomem = 1;
+    if (tmp->full)
+        b->full = 1;
+    free(tmp->p);
+    return rc;
+}
+
+static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
+{
+    struct tmpl_buf tmp = {.max = b->max};
+    const char *nf = nonfinite(f, sp->plus);
+    char verb = sp->verb == 'v' ? 'g' : sp->verb;
+    if (nf) {
+        struct spec nz = *sp;
+        nz.zero = 0; /* infinities are never zero padded */
+        return pad(b, &nz, nf, strlen(nf), 0);
+    }
+    if ((verb == 'g' || verb == 'G') && sp->prec < 0 && !sp->sharp) {
+        if (sp->plus && !signbit(f))
+            tmpl__putc(&tmp, '+');
+        else if (sp->space && !signbit(f))
+            tmpl__putc(&tmp, ' ');
+        format_shortest(&tmp, f, verb == 'G' ? 'E' : 'e');
+    } else {
+        char cfmt[16];
+        snprintf(cfmt, sizeof cfmt, "%%%s%s%s.*%c", sp->plus ? "+" : "", sp->space ? " " : "",
+                 sp->sharp ? "#" : "", verb);
+        tmpl__printf(&tmp, cfmt, sp->prec < 0 ? 6 : sp->prec, f);
+    }
+    return pad_buf(b, sp, &tmp, 1);
+}
+
+static int fmt_int(struct tmpl_buf *b, const struct spec *sp, int64_t i)
+{
+    struct tmpl_buf tmp = {.max = b->max};
+    char verb = sp->verb == 'v' ? 'd' : sp->verb;
+    if (verb == 'c') {
+        char u[5];
+        size_t n = 0;
+        uint32_t cp = i < 0 || i > 0x10ffff || (i >= 0xd800 && i < 0xe000) ? 0xfffd : (uint32_t)i;
+        if (cp < 0x80) {
+            u[n++] = (char)cp;
+        } else if (cp < 0x800) {
+            u[n++] = (char)(0xc0 | cp >> 6);
+            u[n++] = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            u[n++] = (char)(0xe0 | cp >> 12);
+            u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            u[n++] = (char)(0x80 | (cp & 0x3f));
+        } else {
+            u[n++] = (char)(0xf0 | cp >> 18);
+            u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            u[n++] = (char)(0x80 | (cp & 0x3f));
+        }
+        return pad(b, sp, u, n, 0);
+    }
+    /* Go prints negative numbers in any base as a sign and a magnitude */
+    uint64_t mag = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+    const char *sign = i < 0 ? "-" : sp->plus ? "+" : sp->space ? " " : "";
+    const char *prefix = "";
+    if (sp->sharp && verb == 'x')
+        prefix = "0x";
+    else if (sp->sharp && verb == 'X')
+        prefix = "0X";
+    else if (sp->sharp && verb == 'o' && mag != 0)
+        prefix = "0";
+    char cfmt[16];
+    snprintf(cfmt, sizeof cfmt, "%%s%%s%%.*ll%c", verb == 'd' ? 'u' : verb);
+    tmpl__printf(&tmp, cfmt, sign, prefix, sp->prec < 0 ? 1 : sp->prec, (unsigned long long)mag);
+    struct spec s2 = *sp;
+    if (sp->prec >= 0)
+        s2.zero = 0; /* Go: precision turns off zero padding */
+    return pad_buf(b, &s2, &tmp, 1);
+}
+
+static int fmt_string(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t n)
+{
+    if (sp->prec >= 0) { /* at most prec characters */
+        size_t chars = 0, i = 0;
+        for (; i < n; i++) {
+            if (((unsigned char)s[i] & 0xc0) != 0x80 && chars++ == (size_t)sp->prec)
+                break;
+        }
+        n = i;
+    }
+    struct tmpl_buf tmp = {.max = b->max};
+    if (sp->verb == 'q') {
+        size_t need = strlit_quote(s, n, NULL, 0);
+        char *q = malloc(need + 1);
+        if (!q) {
+            b->nomem = 1;
+            return -1;
+        }
+        strlit_quote(s, n, q, need + 1);
+        tmpl__put(&tmp, q, need);
+        free(q);
+    } else if (sp->verb == 'x' || sp->verb == 'X') {
+        for (size_t i = 0; i < n; i++)
+            tmpl__printf(&tmp, sp->verb == 'x' ? "%02x" : "%02X", (unsigned char)s[i]);
+    } else {
+        return pad(b, sp, s, n, 0);
+    }
+    return pad_buf(b, sp, &tmp, 0);
+}
+
+/* %!verb(type=value): Go's report of a verb that does not fit the value. */
+static int bad_verb(struct tmpl_buf *b, char verb, const struct tmpl_value *v)
+{
+    if (tmpl__printf(b, "%%!%c(", verb) < 0)
+        return -1;
+    if (v->kind == TV_NIL)
+        return tmpl__put(b, "<nil>)", 6);
+    if (tmpl__printf(b, "%s=", tmpl__type_name(v)) < 0 || print_v(b, v) < 0)
+        return -1;
+    return tmpl__putc(b, ')');
+}
+
+static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v)
+{
+    char c = sp->verb;
+    if (c == 'T') {
+        const char *t = v->kind == TV_DATA ? "struct { Labels map[string]string; ExternalLabels "
+                                             "map[string]string; ExternalURL string; Value "
+                                             "float64 }"
+                                           : tmpl__type_name(v);
+        return pad(b, sp, t, strlen(t), 0);
+    }
+    switch (v->kind) {
+    case TV_BOOL:
+        if (c == 'v' || c == 't')
+            return pad(b, sp, v->u.b ? "true" : "false", v->u.b ? 4 : 5, 0);
+        break;
+    case TV_INT:
+        if (strchr("vdxXoc", c))
+            return fmt_int(b, sp, v->u.i);
+        break;
+    case TV_FLOAT:
+        if (strchr("veEfFgG", c))
+            return fmt_float(b, sp, v->u.f);
+        break;
+    case TV_STRING:
+        if (strchr("vsqxX", c))
+            return fmt_string(b, sp, v->u.s.p, v->u.s.len);
+        break;
+    case TV_NIL:
+        if (c == 'v')
+            return pad(b, sp, "<nil>", 5, 0);
+        break;
+    case TV_MAP:
+    case TV_DATA:
+        if (c == 'v' || c == 's') {
+            struct tmpl_buf tmp = {.max = b->max};
+            print_v(&tmp, v);
+            return pad_buf(b, sp, &tmp, 0);
+        }
+        break;
+    }
+    return bad_verb(b, c, v);
+}
+
+/* Reads a decimal number at *p (at most 6 digits, as widths go). */
+static int read_num(const char *s, size_t n, size_t *i)
+{
+    int v = 0;
+    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
+        if (v < 1000000)
+            v = v * 10 + (s[*i] - '0');
+        ++*i;
+    }
+    return v;
+}
+
+/* Parses flags, width and precision after '%' ('*' takes an int argument). */
+static int read_spec(struct tmpl_buf *b, const char *f, size_t n, size_t *i, struct spec *sp,
+                     const struct tmpl_value *args, size_t nargs, size_t *argi)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->width = sp->prec = -1;
+    for (; *i < n && strchr("+-# 0", f[*i]); ++*i) {
+        switch (f[*i]) {
+        case '+': sp->plus = 1; break;
+        case '-': sp->minus = 1; break;
+        case '#': sp->sharp = 1; break;
+        case ' ': sp->space = 1; break;
+        default: sp->zero = 1; break;
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        if (w == 1) {
+            if (*i >= n || f[*i] != '.')
+                break;
+            ++*i;
+            sp->prec = 0;
+        }
+        int *dst = w == 0 ? &sp->width : &sp->prec;
+        if (*i < n && f[*i] == '*') {
+            ++*i;
+            if (*argi >= nargs || args[*argi].kind != TV_INT || args[*argi].u.i > 1000000 ||
+                args[*argi].u.i < -1000000) {
+                ++*argi;
+                if (tmpl__put(b, w == 0 ? "%!(BADWIDTH)" : "%!(BADPREC)", w == 0 ? 12 : 11) < 0)
+                    return -1;
+                continue;
+            }
+            *dst = (int)args[(*argi)++].u.i;
+            if (w == 0 && *dst < 0) {
+                sp->minus = 1;
+                *dst = -*dst;
+            } else if (w == 1 && *dst < 0) {
+                *dst = -1;
+            }
+        } else if (w == 0 && *i < n && f[*i] >= '0' && f[*i] <= '9') {
+            *dst = read_num(f, n, i);
+        } else if (w == 1) {
+            *dst = read_num(f, n, i);
+        }
+    }
+    if (sp->minus)
+        sp->zero = 0;
+    return 0;
+}
+
+int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl_value *args,
+                  size_t nargs)
+{
+    size_t argi = 0;
+    for (size_t i = 0; i < n;) {
+        size_t lit = i;
+        while (i < n && f[i] != '%')
+            i++;
+        if (tmpl__put(b, f + lit, i - lit) < 0)
+            return -1;
+        if (i >= n)
+            break;
+        i++;
+        struct spec sp;
+        if (read_spec(b, f, n, &i, &sp, args, nargs, &argi) < 0)
+            return -1;
+        if (i >= n) {
+            if (tmpl__put(b, "%!(NOVERB)", 10) < 0)
+                return -1;
+            break;
+        }
+        sp.verb = f[i++];
+        int rc;
+        if (sp.verb == '%')
+            rc = tmpl__putc(b, '%');
+        else if (argi >= nargs)
+            rc = tmpl__printf(b, "%%!%c(MISSING)", sp.verb);
+        else
+            rc = fmt_arg(b, &sp, &args[argi++]);
+        if (rc < 0)
+            return -1;
+    }
+    if (argi < nargs) {
+        if (tmpl__put(b, "%!(EXTRA ", 9) < 0)
+            return -1;
+        for (size_t i = argi; i < nargs; i++) {
+            if ((i > argi && tmpl__put(b, ", ", 2) < 0) ||
+                tmpl__printf(b, "%s=", tmpl__type_name(&args[i])) < 0 ||
+                print_v(b, &args[i]) < 0)
+                return -1;
+        }
+        return tmpl__putc(b, ')');
+    }
+    return 0;
+}
