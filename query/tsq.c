@@ -22,6 +22,7 @@
 #include "output.h"
 #include "plot.h"
 #include "promql_eval.h"
+#include "ruletest.h"
 #include "selector.h"
 #include "timefmt.h"
 #include "tsdb.h"
@@ -43,13 +44,14 @@ static const char usage_text[] =
     "       tsq import openmetrics FILE --data-dir DIR\n"
     "       tsq tsdb analyze --data-dir DIR\n"
     "       tsq check metrics [--format prometheus|openmetrics] [FILE]\n"
+    "       tsq test rules TEST_FILE...\n"
     "\n"
     "Queries go to vigild at --url, $VIGIL_URL or http://127.0.0.1:9190, or are\n"
     "evaluated on the store in --data-dir. T is RFC 3339, Unix seconds or now-1h\n"
     "(default now); DUR is like 30s or 1h30m. -o json prints exactly what the\n"
     "Prometheus HTTP API returns; --plot draws a range query as a chart.\n"
     "Exit status: 0 ok, 1 query or input error, 2 usage error; check metrics:\n"
-    "1 invalid input, 3 lint warnings.\n";
+    "1 invalid input, 3 lint warnings; test rules: 1 a test failed.\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -1164,6 +1166,24 @@ static int cmd_tsdb(int argc, char **argv)
     return 0;
 }
 
+/* tsq test rules FILE...: promtool's rule unit tests (ruletest.h). */
+static int cmd_test(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "rules") != 0)
+        return usage("test: the only subcommand is rules", NULL);
+    if (argc < 2)
+        return usage("test rules needs at least one test file", NULL);
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-')
+            return usage("test rules: unexpected option %s", argv[i]);
+    struct ruletest_counts c = {0};
+    int failed = 0;
+    for (int i = 1; i < argc; i++)
+        failed |= ruletest_run_file(argv[i], stdout, stderr, &c);
+    printf("%u passed, %u failed, %u skipped\n", c.passed, c.failed, c.skipped);
+    return failed ? EXIT_INPUT : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -1178,6 +1198,8 @@ int main(int argc, char **argv)
         return cmd_tsdb(argc - 2, argv + 2);
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (strcmp(argv[1], "test") == 0)
+        return cmd_test(argc - 2, argv + 2);
     if (strcmp(argv[1], "series") == 0 || strcmp(argv[1], "labels") == 0 ||
         strcmp(argv[1], "label-values") == 0)
         return cmd_listing(argv[1], argc - 2, argv + 2);
