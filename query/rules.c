@@ -434,6 +434,56 @@ static void write_outs(struct rule *r, int64_t ts, struct outs *o, const struct 
     p->nprev = nw;
 }
 
+/* 1 if a rule of g wrote ls at its last evaluation. */
+static int written_by_group(const struct rule_group *g, const struct tsdb_labels *ls)
+{
+    for (size_t i = 0; i < g->nrules; i++) {
+        const struct rule_priv *p = g->rules[i].priv;
+        size_t lo = 0, hi = p ? p->nprev : 0;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = rules__labels_cmp(&p->prev[mid], ls);
+            if (!c)
+                return 1;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    return 0;
+}
+
+/* Marks stale what rules dropped by a reload wrote, unless a rule of g
+ * writes the same series now (a stale marker would replace its sample). */
+static void mark_dropped(struct rule_group *g, int64_t ts, const struct rule_env *env)
+{
+    const struct group_priv *gp = g->priv;
+    if (!gp)
+        return;
+    for (size_t i = 0; i < gp->nstale; i++)
+        if (!written_by_group(g, &gp->stale[i]))
+            env->append(env->ctx, &gp->stale[i], ts, tsdb_stale_nan());
+    env->commit(env->ctx);
+    rules__group_priv_free(g);
+}
+
+void rule_group_mark_stale(struct rule_group *g, int64_t t, const struct rule_env *env)
+{
+    int64_t ts = t - g->query_offset_ms;
+    for (size_t i = 0; i < g->nrules; i++) {
+        struct rule_priv *p = g->rules[i].priv;
+        for (size_t k = 0; p && k < p->nprev; k++) {
+            env->append(env->ctx, &p->prev[k], ts, tsdb_stale_nan());
+            rules__labels_free(&p->prev[k]);
+        }
+        if (p)
+            p->nprev = 0;
+    }
+    mark_dropped(g, ts, env);
+    env->commit(env->ctx);
+}
+
 /* ---- evaluation ----------------------------------------------------------------- */
 
 int rule_query(const struct rule_group *g, size_t i, int64_t t, const struct rule_env *env,
@@ -481,6 +531,8 @@ void rule_apply(struct rule_group *g, size_t i, int64_t t, struct promql_result 
         set_error(r, "%s", msg[0] ? msg : "out of memory");
         g->eval_failures++;
         outs_free(&o);
+        if (i + 1 == g->nrules)
+            mark_dropped(g, t - g->query_offset_ms, env);
         return;
     }
     r->health = RULE_HEALTH_OK;
@@ -490,6 +542,8 @@ void rule_apply(struct rule_group *g, size_t i, int64_t t, struct promql_result 
     qsort(o.v, o.n, sizeof *o.v, out_cmp);
     write_outs(r, t - g->query_offset_ms, &o, env);
     outs_free(&o);
+    if (i + 1 == g->nrules)
+        mark_dropped(g, t - g->query_offset_ms, env);
 }
 
 static double mono_seconds(void)
@@ -509,6 +563,8 @@ void rule_group_eval(struct rule_group *g, int64_t t, const struct rule_env *env
         rule_query(g, i, t, env, &res, &err);
         rule_apply(g, i, t, res, &err, mono_seconds() - t0, env);
     }
+    if (!g->nrules)
+        mark_dropped(g, t - g->query_offset_ms, env);
     g->last_eval_ms = t;
     g->last_eval_seconds = mono_seconds() - start;
 }

@@ -91,6 +91,9 @@ struct rule_group {
     int64_t last_eval_ms;           /* 0 never */
     double last_eval_seconds;
     uint64_t eval_total, eval_failures; /* rule evaluations, failed ones */
+    void *priv;                     /* the library's: series of rules a reload
+                                       dropped, marked stale by the group's
+                                       next evaluation */
 };
 
 struct rule_set {
@@ -146,6 +149,11 @@ struct rule_env {
  * rule in order. */
 void rule_group_eval(struct rule_group *g, int64_t t, const struct rule_env *env);
 
+/* For a group a reload removed (Prometheus does this when it stops such a
+ * group): appends a stale marker at t for every series the group's rules
+ * wrote at their last evaluation, then commits. */
+void rule_group_mark_stale(struct rule_group *g, int64_t t, const struct rule_env *env);
+
 /* The two halves of one rule's evaluation, so that an agent can run the
  * query on a worker thread and apply the result on the thread that owns
  * the rule set and the store's writer:
@@ -159,7 +167,8 @@ int rule_query(const struct rule_group *g, size_t i, int64_t t, const struct rul
 
 /* rule_apply takes res (or the failure in err when res is NULL; res is
  * freed) and does the rest: alert states, appends, stale markers,
- * commit, health. seconds is how long the query took. */
+ * commit, health. seconds is how long the query took. Applying the last
+ * rule of g also marks stale what rules dropped by a reload wrote. */
 void rule_apply(struct rule_group *g, size_t i, int64_t t, struct promql_result *res,
                 const struct promql_eval_error *err, double seconds,
                 const struct rule_env *env);

@@ -42,6 +42,17 @@ struct rule_priv {
     size_t nprev;
 };
 
+/* What struct rule_group.priv points to: series written by rules that a
+ * reload dropped, packed, to be marked stale by the next evaluation. */
+struct group_priv {
+    struct tsdb_labels *stale;
+    size_t nstale;
+};
+
+/* Adds a packed copy of ls to g's dropped series. @return 0 or -ENOMEM. */
+int rules__group_add_dropped(struct rule_group *g, const struct tsdb_labels *ls);
+void rules__group_priv_free(struct rule_group *g);
+
 /* Builds r->priv for rule i of g if it has none. @return 0 or -ENOMEM. */
 int rules__prepare(struct rule_group *g, size_t i);
 /* Frees r->priv and everything in it. */

@@ -313,3 +313,30 @@ void rules__priv_free(struct rule *r)
     free(p);
     r->priv = NULL;
 }
+
+int rules__group_add_dropped(struct rule_group *g, const struct tsdb_labels *ls)
+{
+    struct group_priv *gp = g->priv;
+    if (!gp && !(gp = g->priv = calloc(1, sizeof *gp)))
+        return -ENOMEM;
+    struct tsdb_labels *v = realloc(gp->stale, (gp->nstale + 1) * sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    gp->stale = v;
+    int rc = rules__labels_dup(ls, &v[gp->nstale]);
+    if (!rc)
+        gp->nstale++;
+    return rc;
+}
+
+void rules__group_priv_free(struct rule_group *g)
+{
+    struct group_priv *gp = g->priv;
+    if (!gp)
+        return;
+    for (size_t i = 0; i < gp->nstale; i++)
+        rules__labels_free(&gp->stale[i]);
+    free(gp->stale);
+    free(gp);
+    g->priv = NULL;
+}

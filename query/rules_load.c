@@ -372,6 +372,7 @@ static void group_free(struct rule_group *g)
     free(g->name);
     free(g->file);
     pairs_free(g->labels, g->nlabels);
+    rules__group_priv_free(g);
     memset(g, 0, sizeof *g);
 }
 

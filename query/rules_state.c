@@ -110,6 +110,16 @@ static void carry_group(struct rule_group *to, const struct rule_group *from)
             break;
         }
     }
+    /* What the rules without a match wrote goes stale at the next
+     * evaluation, with what an earlier reload left to mark. */
+    for (size_t k = 0; k < from->nrules; k++) {
+        const struct rule_priv *fp = from->rules[k].priv;
+        for (size_t s = 0; !used[k] && fp && s < fp->nprev; s++)
+            rules__group_add_dropped(to, &fp->prev[s]);
+    }
+    const struct group_priv *gp = from->priv;
+    for (size_t s = 0; gp && s < gp->nstale; s++)
+        rules__group_add_dropped(to, &gp->stale[s]);
     free(used);
 }
 

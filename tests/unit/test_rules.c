@@ -152,6 +152,14 @@ static char *query(struct env *e, const char *q, int64_t t)
     return out;
 }
 
+static void rewrite(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 /* Writes text to a new rule file and loads it. */
 static void load(struct env *e, const char *text, struct rule_set *rs)
 {
@@ -623,11 +631,8 @@ static void test_carry_state_on_reload(void **state)
     assert_int_equal(same.groups[0].rules[0].health, RULE_HEALTH_OK);
 
     /* A changed expression starts empty. */
-    FILE *f = fopen(globs[0], "w");
-    fputs("groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up < 1\n    for: 2m\n"
-          "    labels: {severity: page}\n",
-          f);
-    fclose(f);
+    rewrite(globs[0], "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up < 1\n"
+                      "    for: 2m\n    labels: {severity: page}\n");
     assert_int_equal(rules_load(globs, 1, MIN, &changed, &errors), 0);
     rule_set_carry_state(&changed, &old);
     assert_int_equal(changed.groups[0].rules[0].nalerts, 0);
@@ -644,6 +649,38 @@ static void test_carry_state_on_reload(void **state)
     rule_set_free(&changed);
     rule_set_free(&same);
     rule_set_free(&old);
+}
+
+static void test_reload_marks_dropped_series_stale(void **state)
+{
+    struct env *e = *state;
+    struct rule_set old, next;
+    char *errors = NULL;
+    load(e,
+         "groups:\n- name: g\n  rules:\n  - record: a:up\n    expr: up\n"
+         "  - record: b:up\n    expr: up\n",
+         &old);
+    put(e, T0, 1, "up", "job", "a", NULL);
+    rule_group_eval(&old.groups[0], T0, &e->re);
+    assert_string_equal(query(e, "b:up", T0), "b:up{job=\"a\"} 1");
+
+    /* b:up removed, a:up changed: b's series goes stale at the next
+     * evaluation; a's is written again by the new rule, not marked. */
+    const char *globs[] = {old.groups[0].file};
+    rewrite(globs[0], "groups:\n- name: g\n  rules:\n  - record: a:up\n    expr: up * 2\n");
+    assert_int_equal(rules_load(globs, 1, MIN, &next, &errors), 0);
+    rule_set_carry_state(&next, &old);
+    rule_set_free(&old);
+    put(e, T0 + MIN, 1, "up", "job", "a", NULL);
+    rule_group_eval(&next.groups[0], T0 + MIN, &e->re);
+    assert_string_equal(query(e, "b:up", T0 + MIN), "");
+    assert_string_equal(query(e, "a:up", T0 + MIN), "a:up{job=\"a\"} 2");
+
+    /* The whole group removed: everything it wrote goes stale. */
+    rule_group_mark_stale(&next.groups[0], T0 + 2 * MIN, &e->re);
+    assert_string_equal(query(e, "a:up", T0 + 2 * MIN), "");
+    assert_string_equal(query(e, "a:up", T0 + 2 * MIN - 1), "a:up{job=\"a\"} 2");
+    rule_set_free(&next);
 }
 
 /* ---- load errors ------------------------------------------------------------------- */
@@ -746,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_send_resend_and_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_carry_state_on_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_marks_dropped_series_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_globs, setup, teardown),
     };
