@@ -603,15 +603,41 @@ static void run_group(const struct rt_file *f, size_t gi, struct msgs *failures,
     series_store_close(&r.store);
 }
 
-/* promtool warns about rule file patterns that match nothing. */
-static void warn_unmatched(const struct rt_file *f, FILE *errout)
+/* Replaces f's rule_files patterns by the files they match, in glob
+ * order; as promtool, a pattern that matches nothing is a warning on
+ * errout, not an error. @return 0 or -ENOMEM. */
+static int resolve_rule_files(struct rt_file *f, FILE *errout)
 {
-    for (size_t i = 0; i < f->nrule_files; i++) {
-        glob_t gl;
-        if (glob(f->rule_files[i], 0, NULL, &gl) != 0)
+    glob_t gl;
+    int flags = 0, rc = 0;
+    size_t nprev = 0;
+    memset(&gl, 0, sizeof(gl));
+    for (size_t i = 0; rc == 0 && i < f->nrule_files; i++) {
+        rc = glob(f->rule_files[i], flags, NULL, &gl);
+        if (rc == GLOB_NOMATCH || (rc == 0 && gl.gl_pathc == nprev))
             fprintf(errout, "  WARNING: no file match pattern %s\n", f->rule_files[i]);
-        globfree(&gl);
+        rc = rc == GLOB_NOSPACE ? -ENOMEM : 0;
+        nprev = gl.gl_pathc;
+        flags = GLOB_APPEND;
     }
+    char **files = rc == 0 ? calloc(nprev + 1, sizeof(*files)) : NULL;
+    for (size_t i = 0; files && i < nprev; i++)
+        if (!(files[i] = strdup(gl.gl_pathv[i])))
+            rc = -ENOMEM;
+    if (flags)
+        globfree(&gl);
+    if (!files || rc < 0) {
+        for (size_t i = 0; files && i < nprev; i++)
+            free(files[i]);
+        free(files);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < f->nrule_files; i++)
+        free(f->rule_files[i]);
+    free(f->rule_files);
+    f->rule_files = files;
+    f->nrule_files = nprev;
+    return 0;
 }
 
 int ruletest_run_file(const char *path, FILE *out, FILE *errout, struct ruletest_counts *counts)
@@ -625,8 +651,9 @@ int ruletest_run_file(const char *path, FILE *out, FILE *errout, struct ruletest
         msgs_add(&failures, strdup(err));
     } else {
         fflush(out);
-        warn_unmatched(&f, errout);
-        for (size_t gi = 0; gi < f.ngroups; gi++)
+        if (resolve_rule_files(&f, errout) < 0)
+            msgs_add(&failures, strdup("out of memory"));
+        for (size_t gi = 0; !failures.n && gi < f.ngroups; gi++)
             run_group(&f, gi, &failures, &skips, counts);
         ruletest__file_free(&f);
     }

@@ -188,8 +188,9 @@ static int string_map(struct walk *w, const yaml_node_t *n, const char *what,
     const char *k, *val;
     yaml_node_t *kn, *vn;
     while (n && (rc = next_pair(w, n, &i, &k, &kn, &vn)) > 0) {
-        if ((rc = scalar(w, vn, what, &val)) < 0)
-            return rc;
+        if (vn->type != YAML_SCALAR_NODE)
+            return fail_at(w, vn, 0, "%s: the value of \"%s\" must be a string", what, k);
+        val = (const char *)vn->data.scalar.value;
         if (extra_name && !strcmp(k, extra_name))
             continue;
         for (size_t j = 0; j < out->len; j++)
@@ -410,9 +411,9 @@ static int parse_group(struct walk *w, const yaml_node_t *n, int64_t eval_interv
 /* ---- the file ------------------------------------------------------------ */
 
 /* rule_files and group_eval_order: lists of strings; rule files are
- * resolved against dir unless absolute. */
+ * resolved against dir unless absolute; group names must be unique. */
 static int string_list(struct walk *w, const yaml_node_t *n, const char *what, const char *dir,
-                       char ***out, size_t *count)
+                       int unique, char ***out, size_t *count)
 {
     yaml_node_item_t *items;
     int rc = sequence(w, n, what, &items, count);
@@ -424,8 +425,13 @@ static int string_list(struct walk *w, const yaml_node_t *n, const char *what, c
     }
     for (size_t i = 0; i < *count; i++) {
         const char *s;
-        if ((rc = scalar(w, node(w, items[i]), what, &s)) < 0)
+        char item[64];
+        snprintf(item, sizeof(item), "a %s entry", what);
+        if ((rc = scalar(w, node(w, items[i]), item, &s)) < 0)
             return rc;
+        for (size_t j = 0; unique && j < i; j++)
+            if (!strcmp((*out)[j], s))
+                return fail_at(w, node(w, items[i]), 0, "group name repeated in %s: %s", what, s);
         int join = dir && strcmp(dir, ".") && s[0] != '/';
         if (join && asprintf(&(*out)[i], "%s/%s", dir, s) < 0)
             (*out)[i] = NULL;
@@ -448,11 +454,11 @@ static int parse_root(struct walk *w, const yaml_node_t *root, const char *dir, 
     f->eval_interval_ms = 60000;
     while ((rc = next_pair(w, root, &i, &k, &kn, &vn)) > 0) {
         if (!strcmp(k, "rule_files"))
-            rc = string_list(w, vn, "rule_files", dir, &f->rule_files, &f->nrule_files);
+            rc = string_list(w, vn, "rule_files", dir, 0, &f->rule_files, &f->nrule_files);
         else if (!strcmp(k, "evaluation_interval"))
             rc = positive_duration(w, vn, "evaluation_interval", &f->eval_interval_ms);
         else if (!strcmp(k, "group_eval_order"))
-            rc = string_list(w, vn, "group_eval_order", NULL, &f->group_order,
+            rc = string_list(w, vn, "group_eval_order", NULL, 1, &f->group_order,
                              &f->ngroup_order);
         else if (!strcmp(k, "tests"))
             tests = vn, rc = 0;
@@ -461,11 +467,6 @@ static int parse_root(struct walk *w, const yaml_node_t *root, const char *dir, 
         if (rc < 0)
             return rc;
     }
-    for (size_t a = 0; rc == 0 && a < f->ngroup_order; a++)
-        for (size_t b = 0; b < a; b++)
-            if (!strcmp(f->group_order[a], f->group_order[b]))
-                return fail_at(w, root, 0, "group name repeated in group_eval_order: %s",
-                               f->group_order[a]);
     yaml_node_item_t *items = NULL;
     if (rc == 0 && tests && (rc = sequence(w, tests, "tests", &items, &f->ngroups)) == 0 &&
         f->ngroups && !(f->groups = calloc(f->ngroups, sizeof(*f->groups)))) {

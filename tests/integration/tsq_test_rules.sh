@@ -94,6 +94,13 @@ run "$TMP/dur.yml"
 expect_line "bad duration" \
     "$TMP/dur.yml:4:20: bad duration \"5 minutes\" for eval_time (like 30s, 5m, 1h30m)"
 
+# As promtool: a rule_files pattern matching nothing is a warning only.
+printf 'rule_files: [no-such-rules.yml]\ntests:\n  - promql_expr_test:\n      - expr: vector(1)\n        exp_samples: [{value: 1}]\n' \
+    >"$TMP/norules.yml"
+run "$TMP/norules.yml"
+expect_line "unmatched rule_files: warning" "  WARNING: no file match pattern $TMP/no-such-rules.yml"
+expect_line "unmatched rule_files: still runs" "1 passed, 0 failed, 0 skipped"
+
 run "$TMP/missing.yml"
 expect_line "missing file" "$TMP/missing.yml: No such file or directory"
 [ "$rc" = 1 ] && ok || bad "missing file: exit $rc (want 1)"
