@@ -588,7 +588,7 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
                    struct token *stop /* OUT */)
 {
     struct tmpl_arg args[32];
-    size_t n = 0;
+    size_t n = 0, first_end = 0;
     for (;;) {
         struct token t;
         if (lex(p, &t) < 0)
@@ -611,8 +611,9 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
             return -1;
         if (n > 0 && args[0].type != TA_FUNC)
             return fail(p, t.start, "can't give argument to non-function %.*s",
-                        (int)(t.start - args[0].pos), p->src + args[0].pos);
-        n++;
+                        (int)(first_end - args[0].pos), p->src + args[0].pos);
+        if (n++ == 0)
+            first_end = p->pos;
     }
     if (stage > 0 && args[0].type != TA_FUNC)
         return fail(p, args[0].pos,
@@ -642,7 +643,9 @@ static int declaration(struct parser *p, struct tmpl_pipe *pipe, int max_decl)
     if (lex(p, &op) < 0)
         return -1;
     int n = 1;
-    if (op.t == K_COMMA && max_decl == 2) {
+    if (op.t == K_COMMA && max_decl < 2)
+        return fail(p, op.start, "unexpected \",\": only {{range}} declares two variables");
+    if (op.t == K_COMMA) {
         if (lex(p, &v2) < 0)
             return -1;
         if (v2.t != K_VAR)

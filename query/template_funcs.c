@@ -706,6 +706,57 @@ static int fn_strip_port(struct tmpl_call *c, const struct tmpl_value *a, size_t
     return 0;
 }
 
+/* 1 if s[0..n) is an IP address as Go's net.ParseIP reads it: dotted
+ * IPv4 or anything with a colon that SplitHostPort left whole (IPv6). */
+static int is_ip(const char *s, size_t n)
+{
+    if (memchr(s, ':', n))
+        return 1;
+    int parts = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int v = 0;
+        while (j < n && s[j] >= '0' && s[j] <= '9' && j - i < 3)
+            v = v * 10 + s[j++] - '0';
+        if (j == i || v > 255 || (j - i > 1 && s[i] == '0'))
+            return 0;
+        parts++;
+        if (j == n)
+            break;
+        if (s[j] != '.' || j + 1 == n)
+            return 0;
+        i = j + 1;
+    }
+    return parts == 4;
+}
+
+/* Prometheus' stripDomain: the first label of a host name, its port
+ * kept; IP addresses unchanged. "web-1.example.com:9100" -> "web-1:9100". */
+static int fn_strip_domain(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                           struct tmpl_value *out)
+{
+    struct tmpl_value host;
+    if (fn_strip_port(c, a, n, &host) < 0)
+        return -1;
+    *out = a[0];
+    const char *h = host.u.s.p, *port = NULL;
+    size_t hlen = host.u.s.len, plen = 0;
+    if (hlen != a[0].u.s.len) { /* SplitHostPort succeeded: the port follows the last ':' */
+        const char *colon = memrchr(a[0].u.s.p, ':', a[0].u.s.len);
+        port = colon + 1;
+        plen = a[0].u.s.len - (size_t)(port - a[0].u.s.p);
+    }
+    if (is_ip(h, hlen))
+        return 0;
+    const char *dot = memchr(h, '.', hlen);
+    size_t first = dot ? (size_t)(dot - h) : hlen;
+    struct tmpl_buf b = new_buf();
+    tmpl__put(&b, h, first);
+    if (plen)
+        tmpl__printf(&b, ":%.*s", (int)plen, port);
+    return ret_buf(c, &b, out);
+}
+
 /* ---- regular expressions (Go's regexp syntax is a subset of PCRE2's for
  * everything alert templates use) ---- */
 
@@ -909,6 +960,7 @@ static const struct tmpl_func funcs[] = {
     {"printf", 1, -1, fn_printf, TF_EAGER},
     {"println", 0, -1, fn_println, TF_EAGER},
     {"reReplaceAll", 3, 3, fn_re_replace_all, TF_EAGER},
+    {"stripDomain", 1, 1, fn_strip_domain, TF_EAGER},
     {"stripPort", 1, 1, fn_strip_port, TF_EAGER},
     {"title", 1, 1, fn_title, TF_EAGER},
     {"toLower", 1, 1, fn_to_lower, TF_EAGER},
