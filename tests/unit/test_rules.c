@@ -450,6 +450,53 @@ static void test_query_error_is_rule_health(void **state)
     rule_set_free(&rs);
 }
 
+static void test_query_offset_and_scalar_alert(void **state)
+{
+    struct env *e = *state;
+    struct rule_set rs;
+    load(e,
+         "groups:\n- name: g\n  query_offset: 1m\n  rules:\n"
+         "  - record: up:copy\n    expr: up\n"
+         "  - alert: AlwaysFiring\n    expr: 1\n",
+         &rs);
+    put(e, T0, 7, "up", "job", "a", NULL);
+    put(e, T0 + MIN, 8, "up", "job", "a", NULL); /* too recent for the rule */
+    rule_group_eval(&rs.groups[0], T0 + MIN, &e->re);
+    /* Queried and written at t - query_offset. */
+    assert_string_equal(query(e, "up:copy", T0), "up:copy{job=\"a\"} 7");
+    assert_string_equal(query(e, "ALERTS", T0),
+                        "ALERTS{alertname=\"AlwaysFiring\", alertstate=\"firing\"} 1");
+    struct alert *a = alert_at(&rs.groups[0].rules[1], 0);
+    assert_int_equal(a->labels.len, 1); /* a scalar has no labels: alertname only */
+    assert_int_equal(a->active_at_ms, T0 + MIN);
+    rule_set_free(&rs);
+}
+
+static void test_reads_earlier(void **state)
+{
+    struct env *e = *state;
+    struct rule_set rs;
+    load(e,
+         "groups:\n- name: g\n  rules:\n"
+         "  - record: job:a\n    expr: up\n"                        /* 0 */
+         "  - record: job:b\n    expr: rate(http_total[5m])\n"      /* 1: no */
+         "  - record: job:c\n    expr: max_over_time(job:a[5m:1m])\n" /* 2: yes */
+         "  - alert: A\n    expr: up == 0\n"                        /* 3: no */
+         "  - record: job:d\n    expr: count(ALERTS)\n"             /* 4: yes */
+         "  - record: job:e\n    expr: '{job=\"x\"}'\n"             /* 5: yes */
+         "  - record: job:f\n    expr: '{__name__=~\"other.*\"}'\n" /* 6: yes */
+         "  - record: job:g\n    expr: '{job=\"x\", __name__!=\"job:a\", __name__!=\"job:b\", "
+         "__name__!=\"job:c\", __name__!=\"ALERTS\", __name__!=\"ALERTS_FOR_STATE\", "
+         "__name__!=\"job:d\", __name__!=\"job:e\", __name__!=\"job:f\"}'\n" /* 7: no */
+         "  - record: job:h\n    expr: vector(1) + on() group_left() job:g\n", /* 8: yes */
+         &rs);
+    static const int want[] = {0, 0, 1, 0, 1, 1, 1, 0, 1};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        if (rule_reads_earlier(&rs.groups[0], i) != want[i])
+            fail_msg("rule %zu: want %d", i, want[i]);
+    rule_set_free(&rs);
+}
+
 /* ---- templates ------------------------------------------------------------------ */
 
 static void test_templates(void **state)
@@ -534,6 +581,15 @@ static void test_send_resend_and_resolved(void **state)
     assert_int_equal(s.ends, T0 + 2 * MIN + 4 * MIN); /* 4 x max(resend, interval) */
     assert_int_equal(s.resolved, 0);
     assert_string_equal(s.url, "http://vigil:9190/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
+    /* An external label the alert has itself is not overridden. */
+    struct tsdb_label own[] = {{"job", "ext"}};
+    struct tsdb_labels own_ls = {1, own};
+    g->rules[0].alerts[0].last_sent_ms = 0;
+    rule_group_send(g, T0 + 2 * MIN, resend, &own_ls, "", on_send, &s);
+    assert_int_equal(s.calls, 2);
+    assert_string_equal(s.labels, "{alertname=\"Down\", job=\"a\", severity=\"page\"}");
+    assert_string_equal(s.url, "/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
+    s.calls = 1;
     assert_int_equal(g->rules[0].alerts[0].last_sent_ms, T0 + 2 * MIN);
 
     /* Within the resend delay nothing is sent; after it, again. */
@@ -779,6 +835,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recording_chain_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_error_is_rule_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_offset_and_scalar_alert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_earlier, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_resend_and_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_save_restore, setup, teardown),
