@@ -101,9 +101,11 @@ static void carry_group(struct rule_group *to, const struct rule_group *from)
     for (size_t i = 0; i < to->nrules; i++) {
         if (rules__prepare(to, i))
             break;
-        /* Identical rules are matched in order, as Prometheus does. */
-        for (size_t k = 0; k < from->nrules; k++) {
-            if (used[k] || !same_rule(&to->rules[i], &from->rules[k]))
+        /* The identical rule at the same index (an unchanged file), else
+         * the first identical one not taken yet. */
+        for (size_t j = 0; j <= from->nrules; j++) {
+            size_t k = j ? j - 1 : i;
+            if (k >= from->nrules || used[k] || !same_rule(&to->rules[i], &from->rules[k]))
                 continue;
             used[k] = 1;
             copy_rule_state(&to->rules[i], &from->rules[k]);
