@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,7 +298,9 @@ static int alert_from(json_t *j, struct alert *a)
         return -EINVAL;
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         json_t *v = json_object_get(j, names[i]);
-        if (!json_is_integer(v))
+        /* Times as the store accepts them, so arithmetic on them is safe. */
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > (INT64_C(1) << 62))
             return -EINVAL;
         *fields[i] = json_integer_value(v);
     }

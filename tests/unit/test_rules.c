@@ -659,13 +659,48 @@ static void test_save_restore(void **state)
     /* A missing file is no error; a corrupt one is, and changes nothing. */
     snprintf(path, sizeof path, "%s/missing.json", e->dir);
     assert_int_equal(rules_state_restore(&rs2, path, err, sizeof err), 0);
+    char prefix[600];
+    snprintf(prefix, sizeof prefix,
+             "{\"version\":1,\"groups\":[{\"file\":\"%s\",\"name\":\"g\",\"rules\":[{\"index\":0,"
+             "\"kind\":\"alerting\",\"name\":\"Down\",\"expr\":\"up == 0\",\"alerts\":[",
+             file);
+    static const char *const alert_ok = "\"labels\":{\"alertname\":\"Down\"},"
+                                        "\"annotations\":{},\"value\":\"1\",\"fired_at_ms\":0,"
+                                        "\"resolved_at_ms\":0,\"last_sent_ms\":0,"
+                                        "\"valid_until_ms\":0,\"keep_firing_since_ms\":0";
+    static const struct {
+        const char *alerts, *want;
+    } corrupt[] = {
+        {"{\"state\":\"burning\",\"active_at_ms\":1,%s}", "an alert is malformed"},
+        {"{\"state\":\"firing\",\"active_at_ms\":-5,%s}", "an alert is malformed"},
+        {"{\"state\":\"firing\",\"active_at_ms\":1,%s},{\"state\":\"firing\","
+         "\"active_at_ms\":2,%s}",
+         "an alert is malformed"},
+        {"{\"state\":\"firing\",\"active_at_ms\":1,%s,\"x\":1", "1:"},
+    };
     snprintf(path, sizeof path, "%s/bad.json", e->dir);
+    for (size_t i = 0; i < sizeof corrupt / sizeof *corrupt; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(prefix, f);
+        fprintf(f, corrupt[i].alerts, alert_ok, alert_ok);
+        fputs("]}]}]}", f);
+        fclose(f);
+        assert_int_equal(rules_state_restore(&rs2, path, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "bad.json"));
+        if (!strstr(err, corrupt[i].want))
+            fail_msg("case %zu: %s", i, err);
+        /* Nothing was changed. */
+        assert_int_equal(down->nalerts, 1);
+        assert_int_equal(down->alerts[0].state, ALERT_FIRING);
+    }
+    /* The same file with a well-formed alert is taken. */
     FILE *f = fopen(path, "w");
-    fputs("{\"version\": 1, \"groups\": [{\"file\": 3}]}", f);
+    fputs(prefix, f);
+    fprintf(f, "{\"state\":\"pending\",\"active_at_ms\":5000,%s}]}]}]}", alert_ok);
     fclose(f);
-    assert_int_equal(rules_state_restore(&rs2, path, err, sizeof err), -EINVAL);
-    assert_non_null(strstr(err, "bad.json"));
-    assert_int_equal(down->alerts[0].state, ALERT_FIRING);
+    assert_int_equal(rules_state_restore(&rs2, path, err, sizeof err), 0);
+    assert_int_equal(down->alerts[0].state, ALERT_PENDING);
+    assert_int_equal(down->alerts[0].active_at_ms, 5000);
     rule_set_free(&rs2);
     rule_set_free(&rs);
 }
