@@ -377,15 +377,18 @@ static int var_defined(const struct parser *p, const char *s, size_t n)
  * exponent (Go's untyped constants passed as interface{}). */
 static int number_value(struct parser *p, const struct token *t, struct tmpl_value *lit)
 {
-    char buf[128];
+    char buf[128], tmp[128];
     size_t n = 0;
-    for (size_t i = t->start; i < t->end && n < sizeof buf - 1; i++)
+    if (t->end - t->start >= sizeof buf)
+        return fail(p, t->start, "number too long (at most %zu characters)", sizeof buf - 1);
+    for (size_t i = t->start; i < t->end; i++)
         if (p->src[i] != '_')
             buf[n++] = p->src[i];
     buf[n] = '\0';
     const char *digits = buf + (buf[0] == '+' || buf[0] == '-');
     int hex = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
     int is_float = strpbrk(buf, hex ? ".pP" : ".eE") != NULL;
+    const char *from = buf;
     char *end;
     errno = 0;
     if (is_float) {
@@ -393,8 +396,6 @@ static int number_value(struct parser *p, const struct token *t, struct tmpl_val
         lit->u.f = strtod(buf, &end);
     } else {
         int base = 0;
-        const char *from = buf;
-        char tmp[130];
         if (digits[0] == '0' && strchr("oObB", digits[1]) && digits[1]) {
             base = (digits[1] == 'b' || digits[1] == 'B') ? 2 : 8;
             snprintf(tmp, sizeof tmp, "%.*s%s", (int)(digits - buf), buf, digits + 2);
@@ -405,7 +406,7 @@ static int number_value(struct parser *p, const struct token *t, struct tmpl_val
         if (errno == ERANGE)
             return fail(p, t->start, "number %s overflows int", buf);
     }
-    if (*end != '\0' || end == buf)
+    if (*end != '\0' || end == from)
         return fail(p, t->start, "bad number syntax: \"%s\"", buf);
     return 0;
 }
@@ -734,8 +735,8 @@ static int close_action(struct parser *p, const char *what)
 }
 
 /* Parses the rest of {{if|with|range pipeline}} list [{{else}} list]
- * {{end}}; kw_pos is the keyword's position. An {{else if}} nests an if
- * that shares the {{end}}. */
+ * {{end}}; kw_pos is the keyword's position. An {{else if}} ({{else
+ * with}}) nests an if (a with) that shares the {{end}}. */
 static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type, size_t kw_pos)
 {
     static const char *const names[] = {[TN_IF] = "if", [TN_WITH] = "with", [TN_RANGE] = "range"};
@@ -756,9 +757,9 @@ static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type, siz
         struct token t;
         if (peek(p, &t) < 0)
             return NULL;
-        if (type == TN_IF && tok_is(p, &t, "if")) {
+        if ((type == TN_IF && tok_is(p, &t, "if")) || (type == TN_WITH && tok_is(p, &t, "with"))) {
             lex(p, &t);
-            n->else_list = control(p, TN_IF, t.start);
+            n->else_list = control(p, type, t.start);
             if (!n->else_list)
                 return NULL;
             how = END_END;

@@ -158,7 +158,7 @@ static int eval_arg(struct exec *x, const struct tmpl_arg *a, const struct tmpl_
         *out = var_get(x, a->name);
         break;
     case TA_PIPE:
-        if (eval_pipe(x, a->pipe, dot, 0, out) < 0)
+        if (eval_pipe(x, a->pipe, dot, 1, out) < 0)
             return -1;
         break;
     case TA_FUNC: {
@@ -232,12 +232,7 @@ static int eval_cmd(struct exec *x, const struct tmpl_cmd *cmd, const struct tmp
             return -1;
     if (final)
         args[n++] = *final;
-    if (call(x, cmd, first, args, n, out) < 0)
-        return -1;
-    for (size_t i = 0; i < first->nfields; i++)
-        if (field(x, first->pos, out, first->fields[i]) < 0)
-            return -1;
-    return 0;
+    return call(x, cmd, first, args, n, out);
 }
 
 /* Evaluates the pipeline; with declare, binds its variables to the result. */
