@@ -5,15 +5,18 @@
  *   start ──> listeners bound, HTTP serving, store opening on the thread
  *    │        pool (/-/ready answers 503; statsd lines are already
  *    │        aggregated, the socket buffers hold the rest)
- *    ├─ after_open ok ──> ready: flush timer, housekeeping timer
+ *    ├─ after_open ok ──> ready: flush timer, housekeeping timer, scraping,
+ *    │                    notifier, rules (alert state restored first)
  *    └─ bind/open error ──> stop(1)
- *   ready ── SIGHUP ──> reload(): a bad file keeps everything as it is
- *            (scraping starts at ready; a reload hands the new
- *            scrape_configs to the scrape manager)
+ *   ready ── SIGHUP ──> reload(): a bad file (or rule file) keeps
+ *            everything as it is (scraping starts at ready; a reload hands
+ *            the new scrape_configs to the scrape manager, the new rules
+ *            to the rules manager, the notifiers to the notifier)
  *   any ── SIGTERM/SIGINT ──> stop(0): listeners closed, last interval
- *          flushed, self-metrics stored, tsdb_close (after the last query
- *          on the thread pool, see api.h), every handle closed; uv_run
- *          returns when the loop is empty.
+ *          flushed, self-metrics stored, rules stopped (alert state saved),
+ *          tsdb_close (after the last query and rule evaluation on the
+ *          thread pool), every handle closed; uv_run returns when the loop
+ *          is empty.
  *
  * The store has one writer, the loop thread, except while it is opened on
  * the thread pool, when nothing else touches it. */
@@ -31,6 +34,8 @@
 #include "httpc.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
+#include "rules_mgr.h"
 #include "scrape.h"
 #include "selfmetrics.h"
 #include "statsd.h"
@@ -57,6 +62,8 @@ struct vigild {
     struct api api;                    /* query API: reads d->db off the loop */
     struct httpc *httpc;               /* scraping: from ready to stop */
     struct scrape_manager *scrape;
+    struct notifier *notifier;         /* from ready to stop */
+    struct rules_mgr *rules;           /* from ready until closed */
     uv_timer_t flush_timer, housekeeping_timer;
     uv_signal_t sig_term, sig_int, sig_hup;
     struct selfmetrics sm;
@@ -71,6 +78,21 @@ static double now_s(void)
     return (double)timefmt_now_ms() / 1000.0;
 }
 
+/* Loads the rule files cfg names, to check them. @return 0, or -EINVAL
+ * after printing one "file:line:col: message" per problem. */
+static int check_rules(const struct config *cfg, const char *config_path)
+{
+    struct rule_set rs;
+    char *errors = NULL;
+    int rc = rules_mgr_load(cfg, config_path, NULL, &rs, &errors);
+    if (rc)
+        fputs(errors ? errors : "cannot load the rule files\n", stderr);
+    else
+        rule_set_free(&rs);
+    free(errors);
+    return rc;
+}
+
 int daemon_load_config(const struct daemon_args *a, struct config *c)
 {
     struct config_errors errs = {0};
@@ -78,10 +100,12 @@ int daemon_load_config(const struct daemon_args *a, struct config *c)
     int rc = a->config_path ? config_load(c, a->config_path, &errs) : 0;
     if (rc == 0)
         rc = config_apply_overrides(c, &a->overrides, &errs);
-    if (rc) {
+    if (rc)
         fputs(errs.text ? errs.text : "configuration error\n", stderr);
+    if (rc == 0)
+        rc = check_rules(c, a->config_path);
+    if (rc)
         config_free(c);
-    }
     config_errors_free(&errs);
     return rc;
 }
@@ -240,6 +264,10 @@ static void collect(struct vigild *d)
         collect_tsdb(d);
     if (d->scrape)
         scrape_manager_collect(d->scrape, r);
+    if (d->rules)
+        rules_mgr_collect(d->rules, r);
+    if (d->notifier)
+        notifier_collect(d->notifier, r);
 }
 
 /* ---- HTTP handlers ------------------------------------------------------- */
@@ -369,8 +397,28 @@ static void stop_scraping(struct vigild *d)
     d->httpc = NULL;
 }
 
-/* Stops the agent: listeners first, then the last flush and the store,
- * then every other handle. code is the exit status if none was set. */
+/* Closes the store once no query and no rule evaluation uses it. */
+static void maybe_close_store(struct vigild *d)
+{
+    if (!d->db)
+        return;
+    if (d->api.inflight)
+        vlog(VLOG_INFO, "waiting for queries to finish", "queries=%u", d->api.inflight);
+    else if (!d->rules)
+        close_store(d);
+}
+
+/* The rules manager let go of the store (alert state saved). */
+static void on_rules_closed(void *arg)
+{
+    struct vigild *d = arg;
+    d->rules = NULL;
+    if (d->stopping)
+        maybe_close_store(d);
+}
+
+/* Stops the agent: listeners first, then the last flush, the rules and the
+ * store, then every other handle. code is the exit status if none was set. */
 static void stop(struct vigild *d, int code)
 {
     if (d->stopping)
@@ -380,14 +428,16 @@ static void stop(struct vigild *d, int code)
         d->exit_code = code;
     vlog(VLOG_INFO, "stopping", "exit_code=%d", d->exit_code);
     statsd_listener_close(&d->statsd, NULL);
+    if (d->notifier)
+        notifier_close(d->notifier, NULL, NULL);
+    d->notifier = NULL;
     stop_scraping(d);
     if (d->ready) {
         flush(d);
         d->api.db = NULL; /* new queries: 503 */
-        if (d->api.inflight)
-            vlog(VLOG_INFO, "waiting for queries to finish", "queries=%u", d->api.inflight);
-        else
-            close_store(d);
+        if (d->rules)
+            rules_mgr_close(d->rules, on_rules_closed, d);
+        maybe_close_store(d);
         d->ready = 0;
     }
     http_server_close(&d->http, NULL);
@@ -403,8 +453,8 @@ static void on_api_idle(struct api *a, void *arg)
 {
     (void)a;
     struct vigild *d = arg;
-    if (d->stopping && d->db)
-        close_store(d);
+    if (d->stopping)
+        maybe_close_store(d);
 }
 
 /* ---- reload -------------------------------------------------------------- */
@@ -513,20 +563,41 @@ static struct config *load_again(struct vigild *d)
     return NULL;
 }
 
+/* The rule files of n, with the built-in groups. @return 0 and *rs, or
+ * -EINVAL after logging every problem (file:line:col). */
+static int load_rules(struct vigild *d, const struct config *n, struct rule_set *rs)
+{
+    char dir[CONFIG_PATH_MAX + 8], *errors = NULL;
+    snprintf(dir, sizeof dir, "%s/rules", d->cfg->data_dir);
+    int rc = rules_mgr_load(n, d->args->config_path, dir, rs, &errors);
+    if (rc)
+        log_errors(errors ? errors : "cannot load the rule files");
+    free(errors);
+    return rc;
+}
+
 static void reload(struct vigild *d)
 {
     const char *path = d->args->config_path ? d->args->config_path : "";
     vlog(VLOG_INFO, "reloading config", "file=%s", path);
     d->reloads++;
     struct config *n = load_again(d);
+    struct rule_set rs = {0};
     int rc = n ? 0 : -EINVAL;
     if (n) {
         keep_restart_settings(n, d->cfg);
-        if (!statsd_agg_settings_equal(&n->statsd, &d->cfg->statsd))
+        if (d->rules)
+            rc = load_rules(d, n, &rs);
+        if (rc == 0 && d->notifier)
+            rc = notifier_reload(d->notifier, &n->notify);
+        if (rc == 0 && !statsd_agg_settings_equal(&n->statsd, &d->cfg->statsd))
             rc = replace_aggregator(d, &n->statsd);
         if (rc == 0 && d->scrape)
             rc = scrape_manager_apply(d->scrape, &n->scrape);
     }
+    if (rc == 0 && d->rules)
+        rules_mgr_apply(d->rules, &rs, n);
+    rule_set_free(&rs);
     if (rc) {
         d->reload_failures++;
         d->last_reload_ok = 0;
@@ -563,6 +634,42 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- starting ------------------------------------------------------------ */
 
+/* Hands alerts of a rule evaluation to the notifier. */
+static void on_alerts(void *arg, const struct alert_notification *a, size_t n, int64_t now_ms)
+{
+    struct vigild *d = arg;
+    if (d->notifier)
+        notifier_send(d->notifier, a, n, now_ms);
+}
+
+/* Starts the notifier and the rules manager on the open store with the
+ * running configuration. @return 0 or -1 after logging why. */
+static int start_rules(struct vigild *d)
+{
+    const struct config *c = d->cfg;
+    char url[CONFIG_PATH_MAX + 16];
+    if (c->external_url[0])
+        snprintf(url, sizeof url, "%s", c->external_url);
+    else
+        snprintf(url, sizeof url, "http://%s", c->http_listen);
+    int rc = notifier_new(&d->loop, d->httpc, &c->notify, c->data_dir, url, &d->notifier);
+    if (rc) {
+        vlog(VLOG_ERROR, "cannot start the notifier", "err=%s", uv_strerror(rc));
+        return -1;
+    }
+    rc = rules_mgr_new(&d->loop, d->db, c->data_dir, &d->rules);
+    if (rc) {
+        vlog(VLOG_ERROR, "cannot start rule evaluation", "err=%s", uv_strerror(rc));
+        return -1;
+    }
+    rules_mgr_set_notify(d->rules, on_alerts, d);
+    struct rule_set rs;
+    if (load_rules(d, c, &rs) != 0)
+        return -1;
+    rules_mgr_apply(d->rules, &rs, c);
+    return 0;
+}
+
 static void work_open(uv_work_t *w)
 {
     struct vigild *d = w->data;
@@ -595,7 +702,7 @@ static void after_open(uv_work_t *w, int status)
     }
     d->ready = 1;
     d->api.db = d->db;
-    if (start_scraping(d) != 0) {
+    if (start_scraping(d) != 0 || start_rules(d) != 0) {
         stop(d, 1);
         return;
     }
@@ -655,6 +762,7 @@ static int start(struct vigild *d)
     http_router_add(&d->router, "/-/healthy", HTTP_METHOD_BIT(HTTP_GET), handle_healthy, d);
     http_router_add(&d->router, "/-/ready", HTTP_METHOD_BIT(HTTP_GET), handle_ready, d);
     http_router_add(&d->router, "/api/v1/targets", HTTP_METHOD_BIT(HTTP_GET), handle_targets, d);
+    rules_api_register(&d->router, &d->rules);
     api_init(&d->api, &d->loop, VIGILD_VERSION);
     d->api.idle_cb = on_api_idle;
     d->api.idle_arg = d;

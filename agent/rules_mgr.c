@@ -28,11 +28,11 @@ static const char watchdog_yaml[] =
     "        labels:\n"
     "          severity: none\n"
     "        annotations:\n"
-    "          summary: An alert that should always be firing to certify that the alerting"
-    " pipeline is functional.\n"
-    "          description: This alert is always firing. If it stops reaching a receiver,"
+    "          summary: 'An alert that should always be firing to certify that the alerting"
+    " pipeline is functional.'\n"
+    "          description: 'This alert is always firing. If it stops reaching a receiver,"
     " vigild, its rule evaluation or the notification path is broken. Route it to a"
-    " dead man's switch.\n";
+    " dead man''s switch.'\n";
 
 static const char self_yaml[] =
     "  - name: vigil-self\n"
@@ -46,7 +46,7 @@ static const char self_yaml[] =
     "        labels:\n"
     "          severity: warning\n"
     "        annotations:\n"
-    "          summary: vigild is running an older configuration: the last reload failed.\n"
+    "          summary: 'vigild runs an older configuration: the last reload failed.'\n"
     "      - alert: VigilRuleEvaluationFailures\n"
     "        expr: increase(vigil_rule_evaluation_failures_total[5m]) > 0\n"
     "        for: 5m\n"
@@ -73,7 +73,7 @@ static const char self_yaml[] =
     "        labels:\n"
     "          severity: warning\n"
     "        annotations:\n"
-    "          summary: The kernel drops statsd datagrams; raise statsd.receive_buffer_bytes.\n";
+    "          summary: 'The kernel drops statsd datagrams; raise statsd.receive_buffer_bytes.'\n";
 
 /* One group's timer and evaluation progress. */
 struct group_run {
@@ -484,8 +484,11 @@ static int64_t slot_at(const struct group_run *run, int64_t now)
     return now - ((now - run->offset_ms) % iv + iv) % iv;
 }
 
+/* Sets the timer for the next slot (uv timers count from the loop's cached
+ * time, so a tick may come a little early: on_tick checks the slot). */
 static void schedule(struct group_run *run)
 {
+    uv_update_time(run->m->loop);
     int64_t now = timefmt_now_ms();
     int64_t delay = slot_at(run, now) + interval_of(run->g) - now;
     uv_timer_start(&run->timer, on_tick, (uint64_t)(delay > 0 ? delay : 1), 0);
@@ -563,6 +566,7 @@ static void start_runs(struct rules_mgr *m, struct group_run **old, size_t nold)
         run->g = g;
         run->offset_ms = (int64_t)(group_hash(g) % (uint64_t)interval_of(g));
         run->state_sig = alert_sig(g);
+        run->last_slot_ms = slot_at(run, timefmt_now_ms()); /* the first one is the next */
         for (size_t k = 0; k < nold; k++)
             if (old[k] && strcmp(old[k]->g->file, g->file) == 0 &&
                 strcmp(old[k]->g->name, g->name) == 0) {
@@ -575,6 +579,23 @@ static void start_runs(struct rules_mgr *m, struct group_run **old, size_t nold)
         run->timer.data = run;
         m->handles++;
         schedule(run);
+    }
+}
+
+/* Series of groups of old that the running set no longer has go stale now,
+ * as Prometheus does when a reload stops a group. */
+static void mark_removed_stale(struct rules_mgr *m, struct rule_set *old)
+{
+    struct rule_env env = apply_env(m);
+    int64_t now = timefmt_now_ms();
+    for (size_t i = 0; i < old->ngroups; i++) {
+        const struct rule_group *g = &old->groups[i];
+        size_t k = 0;
+        while (k < m->rs.ngroups && (strcmp(m->rs.groups[k].file, g->file) != 0 ||
+                                     strcmp(m->rs.groups[k].name, g->name) != 0))
+            k++;
+        if (k == m->rs.ngroups)
+            rule_group_mark_stale(&old->groups[i], now, &env);
     }
 }
 
@@ -603,6 +624,7 @@ static void maybe_swap(struct rules_mgr *m)
     memset(&m->pending_set, 0, sizeof m->pending_set);
     start_runs(m, old_runs, old.ngroups);
     close_runs(old_runs, old.ngroups);
+    mark_removed_stale(m, &old);
     rule_set_free(&old);
     size_t nrules = 0;
     for (size_t i = 0; i < m->rs.ngroups; i++)
