@@ -20,9 +20,42 @@ int output_parse_format(const char *s, enum output_format *out)
     return 0;
 }
 
+/* Rounds the mantissa of a %e rendering up by one unit in its last digit
+ * and drops trailing zeros: "5.99e-08" -> "6e-08", "9.9e+21" -> "1e+22". */
+static void e_round_up(const char *in, char *out, size_t cap)
+{
+    char m[40];
+    const char *x = strchr(in, 'e');
+    size_t n = (size_t)(x - in);
+    memcpy(m, in, n);
+    int exp = atoi(x + 1), i = (int)n - 1;
+    for (; i >= 0; i--) {
+        if (m[i] == '.' || m[i] == '-')
+            continue;
+        if (m[i] != '9') {
+            m[i]++;
+            break;
+        }
+        m[i] = '0';
+    }
+    if (i < 0) { /* 9.99 -> 10.00: one more power of ten */
+        int neg = m[0] == '-';
+        m[neg] = '1';
+        exp++;
+    }
+    while (n > 0 && m[n - 1] == '0' && memchr(m, '.', n))
+        n--;
+    if (n > 0 && m[n - 1] == '.')
+        n--;
+    snprintf(out, cap, "%.*se%c%02d", (int)n, m, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+}
+
 /* The shortest %.*e rendering of v that reads back as v. More digits never
  * read back worse, so the precision is found by halving [0, 16] (16 always
- * round-trips a double): about 4 tries instead of up to 17. */
+ * round-trips a double). At a power of two the reals that read back as v
+ * reach less far below it than above, so a shorter rendering rounded up
+ * may read back where the nearest does not: those are tried too. Only for
+ * magnitudes shortest_digits() leaves out. */
 static void shortest_e(double v, char *buf, size_t cap)
 {
     int lo = 0, hi = 16;
@@ -35,11 +68,240 @@ static void shortest_e(double v, char *buf, size_t cap)
             lo = mid + 1;
     }
     snprintf(buf, cap, "%.*e", lo, v);
+    int fr;
+    if (!isfinite(v) || v == 0 || fabs(frexp(v, &fr)) != 0.5)
+        return;
+    char near[40], up[40];
+    for (int q = lo - 1; q >= 0; q--) {
+        snprintf(near, sizeof near, "%.*e", q, v);
+        if (fabs(strtod(near, NULL)) > fabs(v))
+            break;
+        e_round_up(near, up, sizeof up);
+        if (strtod(up, NULL) != v)
+            break;
+        snprintf(buf, cap, "%s", up);
+    }
+}
+
+/* ---- shortest round-trip digits, exactly ---------------------------------
+ *
+ * Design notes. A finite double is v = m * 2^e exactly. Every decimal in
+ * the interval of reals that round to v ((4m-2) * 2^(e-2) .. (4m+2) *
+ * 2^(e-2), the lower half-gap halved at a power of two; bounds included
+ * when m is even) reads back as v. Go's shortest formatting (what
+ * Prometheus prints) picks the fewest significant digits k for which the
+ * k-digit truncation of v or its round-up lies in the interval, the
+ * nearer of the two when both do (ties to even). Whether a k works is
+ * monotone in k, so k is found by halving. Everything is scaled by
+ * 10^(18 - point) (v = 0.DIGITS * 10^point): v's first 18 digits become
+ * the integer D (the rest only matter as "nonzero or not"), candidates
+ * integers below 10^18, and the interval's bounds are computed once,
+ * exactly, as floor and "has a fraction". This covers normal doubles from
+ * 1e-6 to 1e21, the fixed-notation range.
+ */
+struct u256 {
+    uint64_t w[4]; /* little-endian limbs */
+};
+
+static void u256_mul(struct u256 *a, uint64_t m)
+{
+    unsigned __int128 carry = 0;
+    for (int i = 0; i < 4; i++) {
+        carry += (unsigned __int128)a->w[i] * m;
+        a->w[i] = (uint64_t)carry;
+        carry >>= 64;
+    }
+}
+
+static const uint64_t pow10_u64[20] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL};
+
+/* A bound l * 2^y * 10^z, as floor (fits 64 bits here) and whether a
+ * fraction was cut off. */
+struct bound {
+    uint64_t floor;
+    int frac;
+};
+
+static struct bound scaled_bound(uint64_t l, int y, int z)
+{
+    struct bound r = {0, 0};
+    if (z < 0) { /* |v| >= 1e18: y > 0 and l << y < 2^72 */
+        unsigned __int128 n = (unsigned __int128)l << y, d = pow10_u64[-z];
+        r.floor = (uint64_t)(n / d);
+        r.frac = n % d != 0;
+        return r;
+    }
+    struct u256 n = {{l, 0, 0, 0}};
+    for (; z >= 19; z -= 19)
+        u256_mul(&n, pow10_u64[19]);
+    u256_mul(&n, pow10_u64[z]);
+    if (y >= 0) {
+        r.floor = n.w[0] << y; /* y small: the result is below 2^64 */
+        return r;
+    }
+    int s = -y, q = s / 64, b = s % 64;
+    for (int i = 0; i < q; i++)
+        r.frac |= n.w[i] != 0;
+    if (b)
+        r.frac |= (n.w[q] & ((UINT64_C(1) << b) - 1)) != 0;
+    uint64_t lo = n.w[q], hi = q + 1 < 4 ? n.w[q + 1] : 0;
+    r.floor = b ? lo >> b | hi << (64 - b) : lo;
+    return r;
+}
+
+/* -1, 0, 1 as c < b, c == b, c > b. */
+static int bound_cmp(uint64_t c, const struct bound *b)
+{
+    if (c != b->floor)
+        return c < b->floor ? -1 : 1;
+    return b->frac ? -1 : 0;
+}
+
+struct interval {
+    struct bound lo, hi;
+    int inclusive;
+};
+
+static int in_interval(const struct interval *in, uint64_t c)
+{
+    int l = bound_cmp(c, &in->lo), h = bound_cmp(c, &in->hi);
+    return in->inclusive ? l >= 0 && h <= 0 : l > 0 && h < 0;
+}
+
+/* Writes |v|'s shortest round-trip digits to out (no trailing zeros) and
+ * returns their count; *dp is where the decimal point goes (v = 0.DIGITS
+ * * 10^dp). @return 0 when |v| is outside [1e-6, 1e21) or not normal. */
+static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-6 && a < 1e21) || !isnormal(a))
+        return 0;
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | UINT64_C(1) << 52;
+    int e = (int)(bits >> 52) - 1075;
+    /* D: the first 18 digits of v; sticky: a nonzero digit after them */
+    unsigned __int128 ip = e >= 0 ? (unsigned __int128)m << e : e > -53 ? m >> -e : 0;
+    int fbits = e < 0 ? -e : 0;
+    unsigned __int128 fmask = e < 0 ? ((unsigned __int128)1 << fbits) - 1 : 0;
+    unsigned __int128 frac = (unsigned __int128)m & fmask;
+    uint64_t d = 0;
+    int nd = 0, point = 0, sticky = 0;
+    if (ip) {
+        while (nd < 21 && ip >= (unsigned __int128)pow10_u64[nd % 19] *
+                                    (nd >= 19 ? pow10_u64[19] : 1))
+            nd++;
+        point = nd;
+        if (nd > 18) {
+            unsigned __int128 div = pow10_u64[nd - 18];
+            d = (uint64_t)(ip / div);
+            sticky |= ip % div != 0;
+            nd = 18;
+        } else {
+            d = (uint64_t)ip;
+        }
+    }
+    for (; nd < 18 && frac; nd += d != 0) {
+        frac *= 10;
+        d = d * 10 + (uint64_t)(frac >> fbits);
+        frac &= fmask;
+        if (!d)
+            point--;
+    }
+    sticky = frac != 0 || sticky;
+    if (nd < 18)
+        d *= pow10_u64[18 - nd];
+    int z = 18 - point;
+    struct interval in = {scaled_bound(4 * m - 2, e - 2, z), scaled_bound(4 * m + 2, e - 2, z),
+                          !(m & 1)};
+    if (m == UINT64_C(1) << 52 && (bits >> 52) > 1)
+        in.lo = scaled_bound(4 * m - 1, e - 2, z); /* the double below is nearer */
+    /* the smallest k with a candidate in the interval, by halving */
+    int lo = 1, hi = 17, best_k = 17;
+    uint64_t best = 0;
+    while (lo <= hi) {
+        int k = (lo + hi) / 2;
+        uint64_t unit = pow10_u64[18 - k], r = d % unit, c = d - r, half = unit / 2;
+        int ok_down = (r == 0 && !sticky) || in_interval(&in, c);
+        int ok_up = (r || sticky) && in_interval(&in, c + unit);
+        if (!ok_down && !ok_up) {
+            lo = k + 1;
+            continue;
+        }
+        if (ok_down && ok_up) {
+            int above = r > half || (r == half && sticky);
+            int tie = r == half && !sticky;
+            best = above || (tie && (c / unit) % 2) ? c + unit : c;
+        } else {
+            best = ok_down ? c : c + unit;
+        }
+        best_k = k;
+        hi = k - 1;
+    }
+    (void)best_k;
+    /* best / 10^(18-best_k) has best_k digits, or one more if it carried */
+    int n = 0;
+    char tmp[24];
+    *dp = point;
+    if (best >= pow10_u64[18]) { /* 10^18: rounding up carried */
+        best /= 10;
+        (*dp)++;
+    }
+    for (int i = 0; i < 18; i++, best /= 10)
+        tmp[i] = (char)('0' + (int)(best % 10));
+    int first = 17;
+    int last = 0;
+    while (last < 18 && tmp[last] == '0')
+        last++;
+    for (int i = first; i >= last; i--)
+        out[n++] = tmp[i];
+    return n;
+}
+
+/* Fixed notation of digits (0.DIGITS * 10^dp). @return the length. */
+static size_t fixed_notation(int neg, const char *dig, int nd, int dp, char *buf)
+{
+    size_t n = 0;
+    if (neg)
+        buf[n++] = '-';
+    if (dp <= 0) {
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (int i = dp; i < 0; i++)
+            buf[n++] = '0';
+        for (int i = 0; i < nd; i++)
+            buf[n++] = dig[i];
+    } else {
+        for (int i = 0; i < dp; i++)
+            buf[n++] = i < nd ? dig[i] : '0';
+        if (nd > dp) {
+            buf[n++] = '.';
+            for (int i = dp; i < nd; i++)
+                buf[n++] = dig[i];
+        }
+    }
+    return n;
+}
+
+static size_t format_uint(uint64_t u, char *buf)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    do
+        tmp[k++] = (char)('0' + (int)(u % 10));
+    while (u /= 10);
+    while (k)
+        buf[n++] = tmp[--k];
+    return n;
 }
 
 void output_format_value(double v, char *buf, size_t cap)
 {
-    char e[40], digits[24];
+    char e[40], digits[48];
     if (isnan(v)) {
         snprintf(buf, cap, "NaN");
         return;
@@ -49,43 +311,37 @@ void output_format_value(double v, char *buf, size_t cap)
         return;
     }
     double a = fabs(v);
-    if (a < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
-        snprintf(buf, cap, "%lld", (long long)v); /* integers, the common case */
-        return;
-    }
-    shortest_e(v, e, sizeof e);
-    if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-        snprintf(buf, cap, "%s", e);
-        return;
-    }
-    /* Rewrite [-]d[.ddd]e±XX in fixed notation. */
-    const char *p = e;
-    int nd = 0, neg = *p == '-';
-    p += neg;
-    for (; *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    int exp = atoi(p + 1);
     size_t n = 0;
-    if (neg)
-        buf[n++] = '-';
-    if (exp < 0) {
-        buf[n++] = '0';
-        buf[n++] = '.';
-        for (int i = -1; i > exp; i--)
-            buf[n++] = '0';
-        for (int i = 0; i < nd; i++)
-            buf[n++] = digits[i];
+    if (a < 1e15 && v == (double)(long long)v && !(v == 0 && signbit(v))) {
+        /* integers, the common case */
+        if (v < 0)
+            digits[n++] = '-';
+        n += format_uint((uint64_t)a, digits + n);
     } else {
-        for (int i = 0; i <= exp; i++)
-            buf[n++] = i < nd ? digits[i] : '0';
-        if (nd > exp + 1) {
-            buf[n++] = '.';
-            for (int i = exp + 1; i < nd; i++)
-                buf[n++] = digits[i];
+        int dp, nd = shortest_digits(v, e, &dp);
+        if (nd) {
+            n = fixed_notation(v < 0, e, nd, dp, digits);
+        } else {
+            shortest_e(v, e, sizeof e);
+            if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+                snprintf(buf, cap, "%s", e);
+                return;
+            }
+            /* -0 and what shortest_digits leaves: [-]d[.ddd]e±XX to fixed */
+            const char *p = e;
+            int neg = *p == '-';
+            nd = 0;
+            p += neg;
+            for (; *p != 'e'; p++)
+                if (*p != '.')
+                    e[nd++] = *p;
+            n = fixed_notation(neg, e, nd, atoi(p + 1) + 1, digits);
         }
     }
-    buf[n < cap ? n : cap - 1] = '\0';
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, digits, n);
+    buf[n] = '\0';
 }
 
 void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap)
