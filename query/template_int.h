@@ -80,6 +80,31 @@ struct tmpl_func {
     enum tmpl_func_kind kind;
 };
 
+/* Helpers of the function implementations. tmpl__fnerr sets the call's
+ * message and returns -1; tmpl__ret_buf moves b into an arena string
+ * (freeing b; an error if b failed); tmpl__want_string gives a string
+ * argument or Go's complaint about its type. */
+int tmpl__fnerr(struct tmpl_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tmpl__ret_buf(struct tmpl_call *c, struct tmpl_buf *b, struct tmpl_value *out /* OUT */);
+int tmpl__want_string(struct tmpl_call *c, const struct tmpl_value *v, const char **s /* OUT */,
+                      size_t *n /* OUT */);
+
+static inline struct tmpl_buf tmpl__new_buf(void)
+{
+    return (struct tmpl_buf){.max = TMPL_OUTPUT_MAX_BYTES};
+}
+
+static inline int tmpl__ret_bool(struct tmpl_value *out, int b)
+{
+    out->kind = TV_BOOL;
+    out->u.b = b;
+    return 0;
+}
+
+/* Prometheus' functions (template_prom.c). */
+extern const struct tmpl_func tmpl__prom_funcs[];
+extern const size_t tmpl__prom_nfuncs;
+
 /* The function named s[0..len), or NULL. */
 const struct tmpl_func *tmpl__func_lookup(const char *s, size_t len);
 

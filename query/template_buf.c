@@ -1,0 +1,126 @@
+/* template_buf.c — the allocation helpers of the template modules: a
+ * bump arena that frees a parse tree or an execution's strings at once,
+ * and a growable output buffer with a size cap. */
+#include "template_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tmpl_chunk {
+    struct tmpl_chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+void *tmpl__alloc(struct tmpl_arena *a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct tmpl_chunk *c = a->head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > 4096 ? n : 4096;
+        c = malloc(sizeof *c + cap);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *tmpl__strndup(struct tmpl_arena *a, const char *s, size_t n)
+{
+    char *p = tmpl__alloc(a, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+void tmpl__arena_free(struct tmpl_arena *a)
+{
+    while (a->head) {
+        struct tmpl_chunk *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
+
+int tmpl__put(struct tmpl_buf *b, const char *s, size_t n)
+{
+    if (b->nomem || b->full)
+        return -1;
+    if (n > b->max - b->len) {
+        b->full = 1;
+        return -1;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->nomem = 1;
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int tmpl__putc(struct tmpl_buf *b, char c)
+{
+    return tmpl__put(b, &c, 1);
+}
+
+int tmpl__printf(struct tmpl_buf *b, const char *fmt, ...)
+{
+    char small[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return tmpl__put(b, small, (size_t)n);
+    if ((size_t)n > b->max) {
+        b->full = 1;
+        return -1;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->nomem = 1;
+        return -1;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = tmpl__put(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void tmpl__linecol(const char *src, size_t pos, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < pos && src[i]; i++) {
+        if (src[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}

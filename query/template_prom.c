@@ -1,0 +1,652 @@
+/* template_prom.c — Prometheus' template functions that need no query:
+ * humanize, humanize1024, humanizeDuration, humanizePercentage,
+ * humanizeTimestamp, parseDuration, toUpper, toLower, title, stripPort,
+ * stripDomain, match and reReplaceAll (PCRE2), externalURL, pathPrefix;
+ * with Prometheus' output formats and error wording. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "template_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "timefmt.h"
+
+/* Prometheus' convertToFloat: float64, int, or a string strconv.ParseFloat
+ * accepts. */
+static int to_float(struct tmpl_call *c, const struct tmpl_value *v, double *f)
+{
+    if (v->kind == TV_FLOAT) {
+        *f = v->u.f;
+        return 0;
+    }
+    if (v->kind == TV_INT) {
+        *f = (double)v->u.i;
+        return 0;
+    }
+    if (v->kind != TV_STRING)
+        return tmpl__fnerr(c, "can't convert %s to float", tmpl__type_name(v));
+    char buf[128];
+    size_t n = v->u.s.len;
+    int ok = n > 0 && n < sizeof buf;
+    if (ok) {
+        memcpy(buf, v->u.s.p, n);
+        buf[n] = '\0';
+        const char *d = buf + (buf[0] == '+' || buf[0] == '-');
+        /* Go accepts digits, '.', inf, infinity and nan; C would also
+         * take leading space and nan(...) */
+        ok = (d[0] >= '0' && d[0] <= '9') || d[0] == '.' || !strcasecmp(d, "inf") ||
+             !strcasecmp(d, "infinity") || (!strcasecmp(d, "nan") && d == buf);
+    }
+    char *end = NULL;
+    if (ok) {
+        errno = 0;
+        *f = strtod(buf, &end);
+        ok = *end == '\0';
+    }
+    if (!ok || errno == ERANGE)
+        return tmpl__fnerr(c, "strconv.ParseFloat: parsing \"%.*s\": %s", (int)(n > 100 ? 100 : n),
+                     v->u.s.p, ok ? "value out of range" : "invalid syntax");
+    return 0;
+}
+
+/* Go's %.4g followed by suffix. */
+static int ret_g4(struct tmpl_call *c, double f, const char *suffix, struct tmpl_value *out)
+{
+    struct tmpl_buf b = tmpl__new_buf();
+    tmpl__format_g(&b, f, 4);
+    tmpl__put(&b, suffix, strlen(suffix));
+    return tmpl__ret_buf(c, &b, out);
+}
+
+/* Scales v by step through the prefixes while |v| >= step. */
+static const char *scale_up(double *v, double step, const char *const *prefixes)
+{
+    const char *prefix = "";
+    for (size_t i = 0; prefixes[i] && fabs(*v) >= step; i++) {
+        prefix = prefixes[i];
+        *v /= step;
+    }
+    return prefix;
+}
+
+/* Scales v up by 1000 through m, u, n, ... while |v| < 1. */
+static const char *scale_down(double *v)
+{
+    static const char *const small[] = {"m", "u", "n", "p", "f", "a", "z", "y", NULL};
+    const char *prefix = "";
+    for (size_t i = 0; small[i] && fabs(*v) < 1; i++) {
+        prefix = small[i];
+        *v *= 1000;
+    }
+    return prefix;
+}
+
+static int fn_humanize(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                       struct tmpl_value *out)
+{
+    (void)n;
+    static const char *const big[] = {"k", "M", "G", "T", "P", "E", "Z", "Y", NULL};
+    double v;
+    if (to_float(c, &a[0], &v) < 0)
+        return -1;
+    if (v == 0 || !isfinite(v))
+        return ret_g4(c, v, "", out);
+    const char *prefix = fabs(v) >= 1 ? scale_up(&v, 1000, big) : scale_down(&v);
+    return ret_g4(c, v, prefix, out);
+}
+
+static int fn_humanize1024(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                           struct tmpl_value *out)
+{
+    (void)n;
+    static const char *const big[] = {"ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi", NULL};
+    double v;
+    if (to_float(c, &a[0], &v) < 0)
+        return -1;
+    if (fabs(v) <= 1 || !isfinite(v))
+        return ret_g4(c, v, "", out);
+    const char *prefix = scale_up(&v, 1024, big);
+    return ret_g4(c, v, prefix, out);
+}
+
+static int fn_humanize_duration(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                                struct tmpl_value *out)
+{
+    (void)n;
+    double v;
+    if (to_float(c, &a[0], &v) < 0)
+        return -1;
+    if (!isfinite(v))
+        return ret_g4(c, v, "", out);
+    if (v == 0)
+        return ret_g4(c, v, "s", out);
+    if (fabs(v) < 1) {
+        const char *prefix = scale_down(&v);
+        char suffix[4];
+        snprintf(suffix, sizeof suffix, "%ss", prefix);
+        return ret_g4(c, v, suffix, out);
+    }
+    const char *sign = v < 0 ? "-" : "";
+    v = fabs(v);
+    /* Go's int64(v) on amd64: out of range gives the minimum */
+    int64_t d = v < 9223372036854775807.0 ? (int64_t)v : INT64_MIN;
+    long long secs = d % 60, mins = d / 60 % 60, hours = d / 3600 % 24, days = d / 86400;
+    struct tmpl_buf b = tmpl__new_buf();
+    if (days != 0)
+        tmpl__printf(&b, "%s%lldd %lldh %lldm %llds", sign, days, hours, mins, secs);
+    else if (hours != 0)
+        tmpl__printf(&b, "%s%lldh %lldm %llds", sign, hours, mins, secs);
+    else if (mins != 0)
+        tmpl__printf(&b, "%s%lldm %llds", sign, mins, secs);
+    else {
+        tmpl__put(&b, sign, strlen(sign));
+        tmpl__format_g(&b, v, 4);
+        tmpl__putc(&b, 's');
+    }
+    return tmpl__ret_buf(c, &b, out);
+}
+
+static int fn_humanize_percentage(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                                  struct tmpl_value *out)
+{
+    (void)n;
+    double v;
+    if (to_float(c, &a[0], &v) < 0)
+        return -1;
+    return ret_g4(c, v * 100, "%", out);
+}
+
+/* Go's time.Time.String() of a UTC time: "2006-01-02 15:04:05.999 +0000 UTC"
+ * with trailing zeros of the fraction dropped. Prometheus truncates the
+ * seconds to milliseconds first. */
+static int fn_humanize_timestamp(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                                 struct tmpl_value *out)
+{
+    (void)n;
+    double v;
+    if (to_float(c, &a[0], &v) < 0)
+        return -1;
+    if (!isfinite(v))
+        return ret_g4(c, v, "", out);
+    double ns = v * 1e9;
+    if (ns >= 9223372036854775807.0 || ns < -9223372036854775808.0) {
+        struct tmpl_buf b = tmpl__new_buf();
+        tmpl__format_g(&b, v, -1);
+        tmpl__fnerr(c, "%s cannot be represented as a nanoseconds timestamp since it overflows int64",
+              b.p ? b.p : "");
+        free(b.p);
+        return -1;
+    }
+    int64_t ms = (int64_t)ns / 1000000;
+    int64_t secs = ms / 1000 - (ms % 1000 < 0), frac = ms - secs * 1000;
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm))
+        return tmpl__fnerr(c, "%lld cannot be represented as a date", (long long)secs);
+    struct tmpl_buf b = tmpl__new_buf();
+    tmpl__printf(&b, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (frac) {
+        char f[24];
+        snprintf(f, sizeof f, ".%03lld", (long long)frac);
+        size_t len = strlen(f);
+        while (f[len - 1] == '0')
+            len--;
+        tmpl__put(&b, f, len);
+    }
+    tmpl__put(&b, " +0000 UTC", 10);
+    return tmpl__ret_buf(c, &b, out);
+}
+
+static int fn_parse_duration(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                             struct tmpl_value *out)
+{
+    (void)n;
+    const char *s;
+    size_t len;
+    int64_t ms;
+    if (tmpl__want_string(c, &a[0], &s, &len) < 0)
+        return -1;
+    if (timefmt_parse_duration(s, len, &ms) < 0)
+        return tmpl__fnerr(c, "not a valid duration string: \"%.*s\"", (int)(len > 100 ? 100 : len),
+                     s);
+    out->kind = TV_FLOAT;
+    out->u.f = (double)ms / 1000;
+    return 0;
+}
+
+/* ---- strings ---- */
+
+/* Decodes one UTF-8 sequence at s (n > 0 bytes left); invalid bytes are
+ * taken one at a time as U+FFFD. @return its length. */
+static size_t rune_at(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || len > n) {
+        *cp = 0xfffd;
+        return 1;
+    }
+    *cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            *cp = 0xfffd;
+            return 1;
+        }
+        *cp = *cp << 6 | (s[i] & 0x3f);
+    }
+    return len;
+}
+
+static int put_rune(struct tmpl_buf *b, uint32_t cp)
+{
+    char u[4];
+    size_t n = 0;
+    if (cp < 0x80) {
+        u[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        u[n++] = (char)(0xc0 | cp >> 6);
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        u[n++] = (char)(0xe0 | cp >> 12);
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        u[n++] = (char)(0xf0 | cp >> 18);
+        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    return tmpl__put(b, u, n);
+}
+
+/* Unicode simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek
+ * and Cyrillic (other scripts pass through unchanged). */
+static uint32_t to_upper(uint32_t c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 0xe0 && c <= 0xfe && c != 0xf7) ||
+        (c >= 0x3b1 && c <= 0x3c9 && c != 0x3c2) || (c >= 0x430 && c <= 0x44f))
+        return c - 32;
+    if (c == 0xb5)
+        return 0x39c;
+    if (c == 0xff)
+        return 0x178;
+    if (c == 0x131)
+        return 'I';
+    if (c == 0x3c2)
+        return 0x3a3;
+    if (c >= 0x450 && c <= 0x45f)
+        return c - 80;
+    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) && (c & 1))
+        return c - 1;
+    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && !(c & 1))
+        return c - 1;
+    return c;
+}
+
+static uint32_t to_lower(uint32_t c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xc0 && c <= 0xde && c != 0xd7) ||
+        (c >= 0x391 && c <= 0x3a9 && c != 0x3a2) || (c >= 0x410 && c <= 0x42f))
+        return c + 32;
+    if (c == 0x178)
+        return 0xff;
+    if (c == 0x130)
+        return 'i';
+    if (c >= 0x400 && c <= 0x40f)
+        return c + 80;
+    if (((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177)) && !(c & 1))
+        return c + 1;
+    if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e)) && (c & 1))
+        return c + 1;
+    return c;
+}
+
+/* Go's strings.Title word boundary: ASCII other than letters, digits and
+ * '_', and Unicode spaces. */
+static int is_separator(uint32_t c)
+{
+    if (c < 0x80)
+        return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 c == '_');
+    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+enum case_op { CASE_UPPER, CASE_LOWER, CASE_TITLE };
+
+static int map_case(struct tmpl_call *c, const struct tmpl_value *a, enum case_op op,
+                    struct tmpl_value *out)
+{
+    const char *s;
+    size_t n;
+    if (tmpl__want_string(c, &a[0], &s, &n) < 0)
+        return -1;
+    struct tmpl_buf b = tmpl__new_buf();
+    uint32_t prev = ' ';
+    for (size_t i = 0; i < n;) {
+        uint32_t cp, m;
+        size_t len = rune_at((const unsigned char *)s + i, n - i, &cp);
+        if (op == CASE_UPPER)
+            m = to_upper(cp);
+        else if (op == CASE_LOWER)
+            m = to_lower(cp);
+        else
+            m = is_separator(prev) ? to_upper(cp) : cp;
+        if (m == cp || cp == 0xfffd)
+            tmpl__put(&b, s + i, len); /* unchanged bytes stay as they were */
+        else
+            put_rune(&b, m);
+        prev = cp;
+        i += len;
+    }
+    return tmpl__ret_buf(c, &b, out);
+}
+
+static int fn_to_upper(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                       struct tmpl_value *out)
+{
+    (void)n;
+    return map_case(c, a, CASE_UPPER, out);
+}
+
+static int fn_to_lower(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                       struct tmpl_value *out)
+{
+    (void)n;
+    return map_case(c, a, CASE_LOWER, out);
+}
+
+static int fn_title(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                    struct tmpl_value *out)
+{
+    (void)n;
+    return map_case(c, a, CASE_TITLE, out);
+}
+
+/* Go's net.SplitHostPort host part, or the input when it has no valid
+ * port: "host:9090" -> "host", "[::1]:80" -> "::1", "::1" -> "::1". */
+static int fn_strip_port(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                         struct tmpl_value *out)
+{
+    (void)n;
+    const char *s;
+    size_t len;
+    if (tmpl__want_string(c, &a[0], &s, &len) < 0)
+        return -1;
+    *out = a[0];
+    const char *colon = NULL;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == ':')
+            colon = s + i;
+    if (!colon)
+        return 0;
+    size_t i = (size_t)(colon - s), from = 0, to = i, k = 0;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close || (size_t)(close - s) + 1 != i)
+            return 0;
+        from = 1;
+        to = (size_t)(close - s);
+        k = to + 1;
+    } else if (memchr(s, ':', i)) {
+        return 0; /* too many colons */
+    }
+    if (memchr(s + (from ? 1 : 0), '[', len - (from ? 1 : 0)) || memchr(s + k, ']', len - k))
+        return 0;
+    out->u.s.p = s + from;
+    out->u.s.len = to - from;
+    return 0;
+}
+
+/* 1 if s[0..n) is an IP address as Go's net.ParseIP reads it: dotted
+ * IPv4 or anything with a colon that SplitHostPort left whole (IPv6). */
+static int is_ip(const char *s, size_t n)
+{
+    if (memchr(s, ':', n))
+        return 1;
+    int parts = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int v = 0;
+        while (j < n && s[j] >= '0' && s[j] <= '9' && j - i < 3)
+            v = v * 10 + s[j++] - '0';
+        if (j == i || v > 255 || (j - i > 1 && s[i] == '0'))
+            return 0;
+        parts++;
+        if (j == n)
+            break;
+        if (s[j] != '.' || j + 1 == n)
+            return 0;
+        i = j + 1;
+    }
+    return parts == 4;
+}
+
+/* Prometheus' stripDomain: the first label of a host name, its port
+ * kept; IP addresses unchanged. "web-1.example.com:9100" -> "web-1:9100". */
+static int fn_strip_domain(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                           struct tmpl_value *out)
+{
+    struct tmpl_value host;
+    if (fn_strip_port(c, a, n, &host) < 0)
+        return -1;
+    *out = a[0];
+    const char *h = host.u.s.p, *port = NULL;
+    size_t hlen = host.u.s.len, plen = 0;
+    if (hlen != a[0].u.s.len) { /* SplitHostPort succeeded: the port follows the last ':' */
+        const char *colon = memrchr(a[0].u.s.p, ':', a[0].u.s.len);
+        port = colon + 1;
+        plen = a[0].u.s.len - (size_t)(port - a[0].u.s.p);
+    }
+    if (is_ip(h, hlen))
+        return 0;
+    const char *dot = memchr(h, '.', hlen);
+    size_t first = dot ? (size_t)(dot - h) : hlen;
+    struct tmpl_buf b = tmpl__new_buf();
+    tmpl__put(&b, h, first);
+    if (plen)
+        tmpl__printf(&b, ":%.*s", (int)plen, port);
+    return tmpl__ret_buf(c, &b, out);
+}
+
+/* ---- regular expressions (Go's regexp syntax is a subset of PCRE2's for
+ * everything alert templates use) ---- */
+
+static pcre2_code *compile(struct tmpl_call *c, const struct tmpl_value *pat)
+{
+    const char *p;
+    size_t n;
+    if (tmpl__want_string(c, pat, &p, &n) < 0)
+        return NULL;
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, n, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code,
+                                   &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+        if (code == PCRE2_ERROR_NOMEMORY) {
+            c->nomem = 1;
+            return NULL;
+        }
+        pcre2_get_error_message(code, msg, sizeof msg);
+        tmpl__fnerr(c, "error parsing regexp: %s at offset %zu: `%.*s`", (const char *)msg,
+              (size_t)off, (int)(n > 200 ? 200 : n), p);
+    }
+    return re;
+}
+
+static int fn_match(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                    struct tmpl_value *out)
+{
+    (void)n;
+    const char *s;
+    size_t len;
+    if (tmpl__want_string(c, &a[1], &s, &len) < 0)
+        return -1;
+    pcre2_code *re = compile(c, &a[0]);
+    if (!re)
+        return -1;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    int rc = md ? pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL) : PCRE2_ERROR_NOMEMORY;
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    if (rc == PCRE2_ERROR_NOMEMORY) {
+        c->nomem = 1;
+        return -1;
+    }
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+        return tmpl__fnerr(c, "regexp match failed (PCRE2 error %d)", rc);
+    return tmpl__ret_bool(out, rc >= 0);
+}
+
+/* Appends the group named or numbered name[0..n) of the match, if any. */
+static void put_group(struct tmpl_buf *b, pcre2_code *re, const PCRE2_SIZE *ov, int groups,
+                      const char *subject, const char *name, size_t n)
+{
+    long num = 0;
+    for (size_t i = 0; i < n && num >= 0; i++)
+        num = name[i] >= '0' && name[i] <= '9' && num < 100000000 ? num * 10 + name[i] - '0' : -1;
+    if (n > 1 && name[0] == '0')
+        num = -1;
+    if (num < 0) {
+        char nm[256];
+        if (n >= sizeof nm)
+            return;
+        memcpy(nm, name, n);
+        nm[n] = '\0';
+        int g = pcre2_substring_number_from_name(re, (PCRE2_SPTR)nm);
+        num = g > 0 ? g : -1;
+    }
+    if (num >= 0 && num < groups && ov[2 * num] != PCRE2_UNSET)
+        tmpl__put(b, subject + ov[2 * num], ov[2 * num + 1] - ov[2 * num]);
+}
+
+/* Go's Regexp.Expand: $1, ${1}, $name, ${name}, $$; a malformed $ is
+ * literal; unknown groups expand to nothing. */
+static void expand(struct tmpl_buf *b, pcre2_code *re, const PCRE2_SIZE *ov, int groups,
+                   const char *subject, const char *t, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (t[i] != '$') {
+            tmpl__putc(b, t[i++]);
+            continue;
+        }
+        i++;
+        if (i < n && t[i] == '$') {
+            tmpl__putc(b, '$');
+            i++;
+            continue;
+        }
+        int brace = i < n && t[i] == '{';
+        size_t start = i + brace, j = start;
+        while (j < n && (((unsigned char)t[j] >= 0x80) || t[j] == '_' ||
+                         (t[j] >= '0' && t[j] <= '9') || (t[j] >= 'a' && t[j] <= 'z') ||
+                         (t[j] >= 'A' && t[j] <= 'Z')))
+            j++;
+        if (j == start || (brace && (j >= n || t[j] != '}'))) {
+            tmpl__putc(b, '$'); /* malformed: the $ is literal */
+            continue;
+        }
+        put_group(b, re, ov, groups, subject, t + start, j - start);
+        i = j + brace;
+    }
+}
+
+static int fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                             struct tmpl_value *out)
+{
+    (void)n;
+    const char *repl, *s;
+    size_t rlen, len;
+    if (tmpl__want_string(c, &a[1], &repl, &rlen) < 0 || tmpl__want_string(c, &a[2], &s, &len) < 0)
+        return -1;
+    pcre2_code *re = compile(c, &a[0]);
+    if (!re)
+        return -1;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    struct tmpl_buf b = tmpl__new_buf();
+    if (!md)
+        b.nomem = 1;
+    size_t last_end = 0, pos = 0;
+    int rc = 0;
+    /* Go's ReplaceAllString: an empty match right after a match is not
+     * replaced, and the search always advances by at least a character */
+    while (md && pos <= len && !b.nomem && !b.full) {
+        rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, 0, md, NULL);
+        if (rc < 0)
+            break;
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        tmpl__put(&b, s + last_end, ov[0] - last_end);
+        if (ov[1] > last_end || ov[0] == 0)
+            expand(&b, re, ov, rc, s, repl, rlen);
+        last_end = ov[1];
+        uint32_t cp;
+        size_t width = pos < len ? rune_at((const unsigned char *)s + pos, len - pos, &cp) : 1;
+        pos = pos + width > ov[1] ? pos + width : ov[1];
+    }
+    if (last_end < len)
+        tmpl__put(&b, s + last_end, len - last_end);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_NOMEMORY) {
+        free(b.p);
+        return tmpl__fnerr(c, "regexp match failed (PCRE2 error %d)", rc);
+    }
+    if (rc == PCRE2_ERROR_NOMEMORY)
+        b.nomem = 1;
+    return tmpl__ret_buf(c, &b, out);
+}
+
+/* ---- the alert's context ---- */
+
+static int fn_external_url(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                           struct tmpl_value *out)
+{
+    (void)a;
+    (void)n;
+    const char *u = c->data->external_url ? c->data->external_url : "";
+    out->kind = TV_STRING;
+    out->u.s.p = u;
+    out->u.s.len = strlen(u);
+    return 0;
+}
+
+/* The path of the external URL: "/prometheus" of "http://h:9090/prometheus". */
+static int fn_path_prefix(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                          struct tmpl_value *out)
+{
+    fn_external_url(c, a, n, out);
+    const char *u = out->u.s.p, *scheme = strstr(u, "://");
+    const char *path = scheme ? strchr(scheme + 3, '/') : u;
+    if (!path)
+        path = "";
+    size_t len = strcspn(path, "?#");
+    out->u.s.p = path;
+    out->u.s.len = len;
+    return 0;
+}
+
+const struct tmpl_func tmpl__prom_funcs[] = {
+    {"externalURL", 0, 0, fn_external_url, TF_EAGER},
+    {"humanize", 1, 1, fn_humanize, TF_EAGER},
+    {"humanize1024", 1, 1, fn_humanize1024, TF_EAGER},
+    {"humanizeDuration", 1, 1, fn_humanize_duration, TF_EAGER},
+    {"humanizePercentage", 1, 1, fn_humanize_percentage, TF_EAGER},
+    {"humanizeTimestamp", 1, 1, fn_humanize_timestamp, TF_EAGER},
+    {"match", 2, 2, fn_match, TF_EAGER},
+    {"parseDuration", 1, 1, fn_parse_duration, TF_EAGER},
+    {"pathPrefix", 0, 0, fn_path_prefix, TF_EAGER},
+    {"reReplaceAll", 3, 3, fn_re_replace_all, TF_EAGER},
+    {"stripDomain", 1, 1, fn_strip_domain, TF_EAGER},
+    {"stripPort", 1, 1, fn_strip_port, TF_EAGER},
+    {"title", 1, 1, fn_title, TF_EAGER},
+    {"toLower", 1, 1, fn_to_lower, TF_EAGER},
+    {"toUpper", 1, 1, fn_to_upper, TF_EAGER},
+};
+const size_t tmpl__prom_nfuncs = sizeof tmpl__prom_funcs / sizeof tmpl__prom_funcs[0];
