@@ -261,8 +261,9 @@ static enum outcome check_alerts(struct run *r, const struct rt_alert_case *c)
     size_t ngot = firing_alerts(r, c->alertname, &got);
     for (size_t i = 0; exp && i < c->nexp; i++)
         exp[i] = (struct la){&c->exp[i].labels, &c->exp[i].annotations};
-    qsort(got, ngot, sizeof(*got), la_cmp);
-    if (exp)
+    if (ngot)
+        qsort(got, ngot, sizeof(*got), la_cmp);
+    if (exp && c->nexp)
         qsort(exp, c->nexp, sizeof(*exp), la_cmp);
     int same = exp && ngot == c->nexp;
     for (size_t i = 0; same && i < ngot; i++)
