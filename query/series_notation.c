@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,8 @@ struct vlist {
 
 static int push(struct vlist *l, double v, int present, long times)
 {
+    if (times > (long)(SERIES_MAX_POINTS - l->n))
+        return -E2BIG;
     for (long i = 0; i < times; i++) {
         if (l->n == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 64;
@@ -149,7 +152,7 @@ static int parse_float(const char *s, double *out)
 }
 
 /* A native histogram {{...}}, {{...}}xN or {{...}}+{{...}}xN at *sp: its
- * points are absent. @return 0, or -1 if it is not closed. */
+ * points are absent. @return 0, -1 on bad syntax, -E2BIG or -ENOMEM. */
 static int expand_native(const char **sp, struct vlist *l)
 {
     const char *e = strstr(*sp, "}}");
@@ -170,10 +173,11 @@ static int expand_native(const char **sp, struct vlist *l)
         s = end;
     }
     *sp = s;
-    return push(l, 0, 0, times + 1) < 0 ? -1 : 0;
+    return times == LONG_MAX ? -E2BIG : push(l, 0, 0, times + 1);
 }
 
-/* One blank-free token: a number, _, stale, a+bxN, a-bxN, axN, _xN. */
+/* One blank-free token: a number, _, stale, a+bxN, a-bxN, axN, _xN.
+ * @return 0, -1 on bad syntax, -E2BIG or -ENOMEM. */
 static int expand_token(char *tok, struct vlist *l)
 {
     double v;
@@ -206,10 +210,12 @@ static int expand_token(char *tok, struct vlist *l)
     } else if (parse_float(tok, &a)) {
         return -1;
     }
-    for (long i = 0; i <= times; i++, a += b)
-        if (push(l, a, 1, 1) < 0)
-            return -1;
-    return 0;
+    if (times >= (long)(SERIES_MAX_POINTS - l->n))
+        return -E2BIG;
+    int rc = 0;
+    for (long i = 0; rc == 0 && i <= times; i++, a += b)
+        rc = push(l, a, 1, 1);
+    return rc;
 }
 
 int series_values_expand(const char *s, struct series_value **vals, size_t *n, int *native,
@@ -232,17 +238,22 @@ int series_values_expand(const char *s, struct series_value **vals, size_t *n, i
             while (*s && !isspace((unsigned char)*s))
                 s++;
             char *tok = strndup(tok_at, (size_t)(s - tok_at));
-            rc = tok ? expand_token(tok, &l) : -1;
+            rc = tok ? expand_token(tok, &l) : -ENOMEM;
             free(tok);
         }
         if (rc < 0) {
             const char *e = tok_at;
             while (*e && !isspace((unsigned char)*e))
                 e++;
-            snprintf(err, errcap, "col %zu: bad value \"%.*s\"", (size_t)(tok_at - start) + 1,
-                     (int)(e - tok_at), tok_at);
+            size_t col = (size_t)(tok_at - start) + 1;
+            if (rc == -E2BIG)
+                snprintf(err, errcap, "col %zu: more than %zu points at \"%.*s\"", col,
+                         SERIES_MAX_POINTS, (int)(e - tok_at), tok_at);
+            else
+                snprintf(err, errcap, "col %zu: bad value \"%.*s\"", col, (int)(e - tok_at),
+                         tok_at);
             free(l.v);
-            return -EINVAL;
+            return rc == -ENOMEM ? rc : -EINVAL;
         }
     }
     *vals = l.v;

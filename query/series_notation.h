@@ -37,6 +37,9 @@ int series_labels_parse(const char *text, size_t len, struct tsdb_labels *out /*
 
 void series_labels_free(struct tsdb_labels *ls);
 
+/* At most this many points per expanded value list (256 MiB of them). */
+#define SERIES_MAX_POINTS ((size_t)1 << 24)
+
 /* Expands the value notation s: numbers (Inf, NaN too), `a+bxN` / `a-bxN`
  * (N+1 points), `axN`, `_`, `_xN` (N absent points), `stale`, and native
  * histograms `{{...}}`, `{{...}}xN`, `{{...}}+{{...}}xN` (absent points,

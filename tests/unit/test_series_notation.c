@@ -61,6 +61,9 @@ static const struct {
     {"1 2 abc", "col 5: bad value \"abc\""},
     {"{{sum:3", "col 1: bad value \"{{sum:3\""},
     {"1x-2", "col 1: bad value \"1x-2\""},
+    {"0 1+1x99999999999", "col 3: more than 16777216 points at \"1+1x99999999999\""},
+    {"_x16777216 1", "col 12: more than 16777216 points at \"1\""},
+    {"{{sum:1}}x9223372036854775807", "col 1: more than 16777216 points at \"{{sum:1}}x9223372036854775807\""},
 };
 
 static void test_values(void **state)
