@@ -5,6 +5,7 @@
 #include "notify_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,6 +522,7 @@ int notifier_new(uv_loop_t *loop, struct httpc *hc, const struct notify_config *
         return -ENOMEM;
     n->loop = loop;
     n->hc = hc;
+    signal(SIGPIPE, SIG_IGN); /* see notify.h */
     notify_config_default(&n->cfg);
     int rc = notify_config_copy(&n->cfg, cfg);
     if (!rc && !(n->external_url = strdup(external_url ? external_url : "")))

@@ -29,7 +29,9 @@ struct notifier;
 
 /* Creates the notifier for cfg, recovering the outbox and group state from
  * data_dir/notify/ (created if needed). external_url is the base of
- * generator URLs and the payload's externalURL. @return 0 or -errno. */
+ * generator URLs and the payload's externalURL. Sets SIGPIPE to be ignored
+ * process-wide: an exec hook that exits without reading its stdin must not
+ * kill vigild. @return 0 or -errno. */
 int notifier_new(uv_loop_t *loop, struct httpc *hc, const struct notify_config *cfg,
                  const char *data_dir, const char *external_url,
                  struct notifier **out /* OUT */);
