@@ -327,6 +327,68 @@ static double agg_param(struct pe_ctx *c, const struct promql_node *n, int64_t t
     return p;
 }
 
+/* Grouping of one aggregation node, kept for the whole query: group ids
+ * by group key, their labels, and the group id of each input series id
+ * (selector series keep their id from step to step, so their group is
+ * found without building a key). */
+struct pe_agg_cache {
+    struct pe_agg_cache *next;
+    const struct promql_node *node;
+    size_t *gid_of_id; /* series id -> group id + 1 */
+    struct pe_map keys;
+    struct pe_lset *gls;
+    size_t ngid, cap;
+};
+
+static struct pe_agg_cache *agg_cache(struct pe_ctx *c, const struct promql_node *n)
+{
+    struct pe_agg_cache *ac = c->agg_caches;
+    while (ac && ac->node != n)
+        ac = ac->next;
+    if (ac)
+        return ac;
+    pe_query_arena_enter(c);
+    ac = pe_alloc(c, sizeof(*ac));
+    ac->node = n;
+    ac->gid_of_id = pe_alloc(c, (c->nids + 1) * sizeof(*ac->gid_of_id));
+    pe_map_init(c, &ac->keys, 16);
+    pe_query_arena_leave(c);
+    ac->next = c->agg_caches;
+    c->agg_caches = ac;
+    return ac;
+}
+
+/* The group id of ls (series id id) in ac, creating the group. */
+static size_t group_id(struct pe_ctx *c, struct pe_agg_cache *ac, const struct pe_lset *ls,
+                       size_t id)
+{
+    const struct promql_labels *grouping = &ac->node->aggregate.grouping;
+    int without = ac->node->aggregate.without;
+    size_t len, gid;
+    const char *k = pe_lset_key(c, ls, grouping, !without, without, &len);
+    if (!pe_map_get(&ac->keys, k, len, &gid)) {
+        pe_query_arena_enter(c);
+        gid = ac->ngid++;
+        char *kc = pe_alloc(c, len + 1);
+        memcpy(kc, k, len);
+        pe_map_put(c, &ac->keys, kc, len, gid);
+        if (gid == ac->cap) {
+            size_t cap = ac->cap ? 2 * ac->cap : 16;
+            struct pe_lset *g = pe_alloc(c, cap * sizeof(*g));
+            if (ac->ngid > 1)
+                memcpy(g, ac->gls, (ac->ngid - 1) * sizeof(*g));
+            ac->gls = g;
+            ac->cap = cap;
+        }
+        struct pe_lset g = pe_lset_filter(c, *ls, grouping, !without);
+        ac->gls[gid] = without ? pe_lset_del(c, g, "__name__") : g;
+        pe_query_arena_leave(c);
+    }
+    if (id != SIZE_MAX)
+        ac->gid_of_id[id] = gid + 1;
+    return gid;
+}
+
 struct pe_val pe_aggregate(struct pe_ctx *c, const struct promql_node *n, int64_t t)
 {
     enum promql_agg op = n->aggregate.op;
@@ -350,9 +412,31 @@ struct pe_val pe_aggregate(struct pe_ctx *c, const struct promql_node *n, int64_
     struct group *groups = pe_alloc(c, (in.vec.n + 1) * sizeof(*groups));
     size_t ngroups = 0;
     struct pe_map map;
-    pe_map_init(c, &map, in.vec.n);
+    struct pe_agg_cache *ac = NULL;
+    size_t *step_group = NULL; /* group id -> index in groups + 1 */
+    if (cv_label) {
+        pe_map_init(c, &map, in.vec.n);
+    } else {
+        ac = agg_cache(c, n);
+        step_group = pe_alloc(c, (ac->ngid + in.vec.n + 1) * sizeof(*step_group));
+    }
     for (size_t i = 0; i < in.vec.n; i++) {
         struct pe_sample s = in.vec.v[i];
+        pe_tick(c);
+        if (ac) {
+            size_t id = pe_series_id(c, &s.ls);
+            size_t gid = id != SIZE_MAX && ac->gid_of_id[id] ? ac->gid_of_id[id] - 1
+                                                              : group_id(c, ac, &s.ls, id);
+            int first = !step_group[gid];
+            if (first) {
+                step_group[gid] = ++ngroups;
+                groups[ngroups - 1].ls = ac->gls[gid];
+            }
+            struct group *g = &groups[step_group[gid] - 1];
+            g->drop_name |= s.drop_name;
+            group_add(c, op, g, &s, first);
+            continue;
+        }
         struct pe_lset ls = s.ls;
         if (cv_label) {
             ls = pe_lset_set(c, ls, cv_label, format_float_f(c, s.v));

@@ -63,6 +63,20 @@ static void *alloc_raw(struct pe_ctx *c, size_t size)
     return p;
 }
 
+void pe_query_arena_enter(struct pe_ctx *c)
+{
+    c->saved_arena = c->arena;
+    c->arena = c->qarena;
+    c->in_qarena = 1;
+}
+
+void pe_query_arena_leave(struct pe_ctx *c)
+{
+    c->qarena = c->arena;
+    c->arena = c->saved_arena;
+    c->in_qarena = 0;
+}
+
 void *pe_alloc(struct pe_ctx *c, size_t size)
 {
     void *p = alloc_raw(c, size);
@@ -555,12 +569,39 @@ static void plan(struct pe_ctx *c, const struct promql_node *n, int64_t lo, int6
     }
 }
 
-static struct pe_lset copy_labels(struct pe_ctx *c, const struct tsdb_labels *l)
+/* Allocates one array for the labels of all series of f's set, so that a
+ * label set's address tells whether it is one of them (pe_series_id). */
+static void labels_reserve(struct pe_ctx *c, struct pe_fetch *f)
 {
-    struct pe_lset ls = {l->len, pe_alloc(c, (l->len + 1) * sizeof(struct tsdb_label))};
-    for (size_t i = 0; i < l->len; i++)
-        ls.v[i] = (struct tsdb_label){pe_strdup(c, l->v[i].name), pe_strdup(c, l->v[i].value)};
+    size_t n = tsdb_series_set_len(f->set), total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += tsdb_series_set_labels(f->set, i)->len + 1;
+    f->labels = pe_alloc(c, (total + 1) * sizeof(*f->labels));
+    f->labels_len = pe_alloc(c, (total + 1) * sizeof(*f->labels_len));
+}
+
+/* Copies series i's labels into f->labels. */
+static struct pe_lset copy_labels(struct pe_ctx *c, struct pe_fetch *f, size_t i)
+{
+    const struct tsdb_labels *l = tsdb_series_set_labels(f->set, i);
+    struct pe_lset ls = {l->len, f->labels + f->nlabels};
+    f->labels_len[f->nlabels] = l->len;
+    f->nlabels += l->len + 1;
+    for (size_t j = 0; j < l->len; j++)
+        ls.v[j] = (struct tsdb_label){pe_strdup(c, l->v[j].name), pe_strdup(c, l->v[j].value)};
     return ls;
+}
+
+size_t pe_series_id(const struct pe_ctx *c, const struct pe_lset *ls)
+{
+    for (size_t i = 0; i < c->nfetch; i++) {
+        const struct pe_fetch *f = &c->fetch[i];
+        if (ls->v >= f->labels && ls->v < f->labels + f->nlabels) {
+            size_t off = (size_t)(ls->v - f->labels);
+            return f->labels_len[off] == ls->n ? f->id_base + off : SIZE_MAX;
+        }
+    }
+    return SIZE_MAX;
 }
 
 static void read_failed(struct pe_ctx *c, int rc)
@@ -599,7 +640,7 @@ static void load_all(struct pe_ctx *c, struct pe_fetch *f)
             continue;
         hold_samples(c, np, 1);
         struct pe_series *s;
-        struct pe_lset ls = copy_labels(c, tsdb_series_set_labels(f->set, i));
+        struct pe_lset ls = copy_labels(c, f, i);
         s = pe_mat_push(c, &f->data, ls);
         s->p = alloc_raw(c, np * sizeof(*s->p));
         memcpy(s->p, f->buf, np * sizeof(*s->p));
@@ -629,7 +670,7 @@ static void open_streams(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
         if (rc < 0)
             read_failed(c, rc);
         tsdb_iter_set_batch(st->it, batch);
-        pe_mat_push(c, &f->data, copy_labels(c, tsdb_series_set_labels(f->set, i)));
+        pe_mat_push(c, &f->data, copy_labels(c, f, i));
     }
 }
 
@@ -640,10 +681,13 @@ static void load(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
     int rc = tsdb_select(c->snap, vs->vs.matchers, vs->vs.n_matchers, f->mint, f->maxt, &f->set);
     if (rc < 0)
         pe_fail(c, PROMQL_ERR_EXECUTION, "expanding series: %s", tsdb_strerror(rc));
+    labels_reserve(c, f);
+    f->id_base = c->nids;
     if (f->streamed)
         open_streams(c, f, batch);
     else
         load_all(c, f);
+    c->nids += f->nlabels;
 }
 
 /* Frees what f holds outside the arena: iterators, windows, scratch. */
@@ -1030,6 +1074,7 @@ struct pe_out {
     struct pe_map map; /* label key -> series index (range queries) */
     struct pe_arena arena; /* of map */
     int *drop_name;
+    size_t *row_of_id; /* series id (pe_series_id) -> series index + 1 */
 };
 
 static struct promql_series *out_add(struct pe_ctx *c, struct pe_out *o, const struct pe_lset *ls)
@@ -1134,6 +1179,13 @@ static void out_step(struct pe_ctx *c, struct pe_out *o, struct pe_val *v, int64
     }
     for (size_t i = 0; i < n; i++) {
         size_t len, idx;
+        size_t id = pe_series_id(c, &samples[i].ls);
+        if (id != SIZE_MAX && o->row_of_id[id]) {
+            idx = o->row_of_id[id] - 1;
+            o->drop_name[idx] |= samples[i].drop_name;
+            out_point(c, &o->r->series[idx], nsteps, t, samples[i].v);
+            continue;
+        }
         const char *key = pe_lset_key(c, &samples[i].ls, NULL, 0, 0, &len);
         if (!pe_map_get(&o->map, key, len, &idx)) {
             idx = o->r->nseries;
@@ -1148,6 +1200,8 @@ static void out_step(struct pe_ctx *c, struct pe_out *o, struct pe_val *v, int64
             o->arena = c->arena;
             c->arena = step_arena;
         }
+        if (id != SIZE_MAX)
+            o->row_of_id[id] = idx + 1;
         o->drop_name[idx] |= samples[i].drop_name;
         out_point(c, &o->r->series[idx], nsteps, t, samples[i].v);
     }
@@ -1219,7 +1273,10 @@ static void ctx_free(struct pe_ctx *c)
 {
     for (size_t i = 0; i < c->nfetch; i++)
         fetch_free(&c->fetch[i]);
+    if (c->in_qarena)
+        pe_query_arena_leave(c);
     arena_release(&c->arena, (struct pe_mark){NULL, 0});
+    arena_release(&c->qarena, (struct pe_mark){NULL, 0});
     notes_free(c->warnings.v, c->warnings.n);
     notes_free(c->infos.v, c->infos.n);
 }
@@ -1270,6 +1327,7 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
         struct pe_out *p = po;
         arena_release(&p->arena, (struct pe_mark){NULL, 0});
         free(p->drop_name);
+        free(p->row_of_id);
         promql_result_free(p->r);
         ctx_free(c);
         return -1;
@@ -1282,6 +1340,9 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
         out_instant(c, po, &v, start);
     } else {
         size_t nsteps = (size_t)((end - start) / step) + 1;
+        po->row_of_id = calloc(c->nids + 1, sizeof(*po->row_of_id));
+        if (!po->row_of_id)
+            pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
         struct pe_arena step_arena = c->arena;
         c->arena = po->arena;
         pe_map_init(c, &po->map, 64);
@@ -1301,6 +1362,7 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
     }
     out_notes(c, po->r);
     free(po->drop_name);
+    free(po->row_of_id);
     *out = po->r;
     ctx_free(c);
     return 0;

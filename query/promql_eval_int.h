@@ -107,6 +107,11 @@ struct pe_fetch {
     struct tsdb_iter *it; /* materialised: while loading */
     struct promql_point *buf;
     struct pe_mat data;
+    /* the labels of data's series, in one array: series at offset o has
+     * labels_len[o] labels; its series id (pe_series_id) is id_base + o */
+    struct tsdb_label *labels;
+    size_t *labels_len;
+    size_t nlabels, id_base;
     /* materialised, per series of data: where the last evaluation's window
      * ended (cur) and began (cur_lo); hints for seek() */
     size_t *cur, *cur_lo;
@@ -130,6 +135,12 @@ struct pe_ctx {
     uint64_t held;    /* samples held across steps: windows, loaded data, output */
     uint64_t samples; /* samples held by the current step's intermediate results */
     uint64_t ticks;   /* pe_tick's counter */
+    size_t nids;      /* series ids are below this */
+    /* query-lifetime memory (a range query releases arena after each
+     * step); pe_query_arena_enter/leave swap it in */
+    struct pe_arena qarena, saved_arena;
+    int in_qarena;
+    struct pe_agg_cache *agg_caches;
     int64_t deadline_ns;
     int is_range;
     struct pe_notes warnings, infos;
@@ -153,6 +164,14 @@ void pe_count_samples(struct pe_ctx *c, uint64_t n);
  * every 1024th call, for loops over series or samples. */
 void pe_check_deadline(struct pe_ctx *c);
 void pe_tick(struct pe_ctx *c);
+
+/* An id of ls, the same for the whole query, when ls is a selector
+ * series' own label set (functions and operators pass it on unchanged);
+ * SIZE_MAX otherwise. Equal ids mean equal labels. */
+size_t pe_series_id(const struct pe_ctx *c, const struct pe_lset *ls);
+/* Allocations between these two calls last until the query ends. */
+void pe_query_arena_enter(struct pe_ctx *c);
+void pe_query_arena_leave(struct pe_ctx *c);
 
 /* Label sets. pe_lset_get returns "" for an absent label. */
 const char *pe_lset_get(const struct pe_lset *ls, const char *name);
