@@ -95,6 +95,17 @@ static int is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* 1 if the character at s cannot be part of an identifier: control
+ * characters and Unicode white space (Go rejects U+00A0 in actions). */
+static int bad_rune(const char *s)
+{
+    uint32_t cp;
+    if ((unsigned char)s[0] < 0x80)
+        return 0;
+    tmpl__rune_at((const unsigned char *)s, strlen(s), &cp);
+    return tmpl__is_unicode_space(cp) || (cp >= 0x80 && cp < 0xa0);
+}
+
 /* Scans a Go number literal at s: [+-] then decimal, 0x, 0o or 0b digits
  * with underscores, a fraction and an exponent. @return its length. */
 static size_t scan_number(const char *s)
@@ -171,7 +182,7 @@ static int lex(struct parser *p, struct token *t /* OUT */)
         t->end = i + used;
     } else if (s[i] == '$') {
         size_t j = i + 1;
-        while (is_alnum(s[j]))
+        while (is_alnum(s[j]) && !bad_rune(s + j))
             j++;
         t->t = K_VAR;
         t->end = j;
@@ -180,7 +191,7 @@ static int lex(struct parser *p, struct token *t /* OUT */)
         t->end = i + scan_number(s + i);
     } else if (s[i] == '.') {
         size_t j = i + 1;
-        while (is_alnum(s[j]))
+        while (is_alnum(s[j]) && !bad_rune(s + j))
             j++;
         t->t = j > i + 1 ? K_FIELD : K_DOT;
         t->end = j;
@@ -190,15 +201,19 @@ static int lex(struct parser *p, struct token *t /* OUT */)
         t->end = i + scan_number(s + i);
         if (is_alnum(s[t->end]) || s[t->end] == '.')
             return fail(p, i, "bad number syntax: \"%.*s\"", (int)(t->end - i + 1), s + i);
-    } else if (is_alnum(s[i])) {
+    } else if (is_alnum(s[i]) && !bad_rune(s + i)) {
         size_t j = i;
-        while (is_alnum(s[j]))
+        while (is_alnum(s[j]) && !bad_rune(s + j))
             j++;
         t->t = K_IDENT;
         t->end = j;
-    } else {
+    } else if (s[i] > ' ' && s[i] < 0x7f) {
         return fail(p, i, "unexpected \"%c\" in action: expected an operand, \"|\" or \"}}\"",
                     s[i]);
+    } else {
+        uint32_t cp;
+        tmpl__rune_at((const unsigned char *)s + i, strlen(s + i), &cp);
+        return fail(p, i, "unrecognized character in action: U+%04X", (unsigned)cp);
     }
     p->pos = t->end;
     return 0;

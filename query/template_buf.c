@@ -1,6 +1,6 @@
 /* template_buf.c — the allocation helpers of the template modules: a
  * bump arena that frees a parse tree or an execution's strings at once,
- * and a growable output buffer with a size cap. */
+ * a growable output buffer with a size cap, and UTF-8 decoding. */
 #include "template_int.h"
 
 #include <stdio.h>
@@ -123,4 +123,30 @@ void tmpl__linecol(const char *src, size_t pos, int *line, int *col)
             ++*col;
         }
     }
+}
+
+/* Decodes one UTF-8 sequence at s (n > 0 bytes left); invalid bytes are
+ * taken one at a time as U+FFFD. @return its length. */
+size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    if (len == 0 || len > n) {
+        *cp = 0xfffd;
+        return 1;
+    }
+    *cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            *cp = 0xfffd;
+            return 1;
+        }
+        *cp = *cp << 6 | (s[i] & 0x3f);
+    }
+    return len;
+}
+
+int tmpl__is_unicode_space(uint32_t c)
+{
+    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }

@@ -189,6 +189,13 @@ struct tmpl {
     struct tmpl_node *root;
 };
 
+/* Decodes the UTF-8 sequence at s (n > 0 bytes left); an invalid byte is
+ * read alone as U+FFFD. @return the bytes read. */
+size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp /* OUT */);
+
+/* 1 for the non-ASCII white space characters of Unicode (U+00A0, ...). */
+int tmpl__is_unicode_space(uint32_t c);
+
 /* 1-based line and column of byte offset pos in src. */
 void tmpl__linecol(const char *src, size_t pos, int *line /* OUT */, int *col /* OUT */);
 

@@ -223,26 +223,6 @@ static int fn_parse_duration(struct tmpl_call *c, const struct tmpl_value *a, si
 
 /* ---- strings ---- */
 
-/* Decodes one UTF-8 sequence at s (n > 0 bytes left); invalid bytes are
- * taken one at a time as U+FFFD. @return its length. */
-static size_t rune_at(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
-    if (len == 0 || len > n) {
-        *cp = 0xfffd;
-        return 1;
-    }
-    *cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = 0xfffd;
-            return 1;
-        }
-        *cp = *cp << 6 | (s[i] & 0x3f);
-    }
-    return len;
-}
-
 static int put_rune(struct tmpl_buf *b, uint32_t cp)
 {
     char u[4];
@@ -314,8 +294,7 @@ static int is_separator(uint32_t c)
     if (c < 0x80)
         return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                  c == '_');
-    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+    return tmpl__is_unicode_space(c);
 }
 
 enum case_op { CASE_UPPER, CASE_LOWER, CASE_TITLE };
@@ -331,7 +310,7 @@ static int map_case(struct tmpl_call *c, const struct tmpl_value *a, enum case_o
     uint32_t prev = ' ';
     for (size_t i = 0; i < n;) {
         uint32_t cp, m;
-        size_t len = rune_at((const unsigned char *)s + i, n - i, &cp);
+        size_t len = tmpl__rune_at((const unsigned char *)s + i, n - i, &cp);
         if (op == CASE_UPPER)
             m = to_upper(cp);
         else if (op == CASE_LOWER)
@@ -587,7 +566,7 @@ static int fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, si
             expand(&b, re, ov, rc, s, repl, rlen);
         last_end = ov[1];
         uint32_t cp;
-        size_t width = pos < len ? rune_at((const unsigned char *)s + pos, len - pos, &cp) : 1;
+        size_t width = pos < len ? tmpl__rune_at((const unsigned char *)s + pos, len - pos, &cp) : 1;
         pos = pos + width > ov[1] ? pos + width : ov[1];
     }
     if (last_end < len)
