@@ -10,8 +10,10 @@ DEB_PACKAGES = gcc make pkg-config liblz4-dev libpcre2-dev libxxhash-dev \
                libcmocka-dev libuv1-dev libyaml-dev libhttp-parser-dev \
                libcurl4-openssl-dev libjansson-dev
 # The real peers the integration tests start: Prometheus (API comparison),
-# node_exporter (scraping), openssl (self-signed HTTPS), curl.
-DEB_PACKAGES_TEST = prometheus prometheus-node-exporter openssl curl
+# node_exporter (scraping), Alertmanager and python3 (notifications), openssl
+# (self-signed HTTPS), curl.
+DEB_PACKAGES_TEST = prometheus prometheus-node-exporter prometheus-alertmanager python3 \
+                    openssl curl
 DEB_PACKAGES_BENCH = prometheus time curl
 DEB_PACKAGES_FUZZ  = clang libclang-rt-14-dev
 
