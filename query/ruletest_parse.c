@@ -162,6 +162,11 @@ static int next_pair(struct walk *w, const yaml_node_t *n, size_t *i, const char
     *kn = node(w, p->key);
     *vn = node(w, p->value);
     int rc = scalar(w, *kn, "a key", k);
+    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; rc == 0 && q < p; q++) {
+        const yaml_node_t *qk = node(w, q->key);
+        if (qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value, *k))
+            rc = fail_at(w, *kn, 0, "key \"%s\" given twice", *k);
+    }
     return rc < 0 ? rc : 1;
 }
 
@@ -193,9 +198,6 @@ static int string_map(struct walk *w, const yaml_node_t *n, const char *what,
         val = (const char *)vn->data.scalar.value;
         if (extra_name && !strcmp(k, extra_name))
             continue;
-        for (size_t j = 0; j < out->len; j++)
-            if (!strcmp(v[j].name, k))
-                return fail_at(w, kn, 0, "%s: \"%s\" given twice", what, k);
         v[out->len].name = strdup(k);
         v[out->len].value = strdup(val);
         if (!v[out->len].name || !v[out->len++].value)
@@ -393,7 +395,6 @@ static int parse_group(struct walk *w, const yaml_node_t *n, int64_t eval_interv
         } else if (!strcmp(k, "external_url")) {
             rc = string_dup(w, vn, "external_url", &g->external_url);
         } else if (!strcmp(k, "external_labels")) {
-            series_labels_free(&g->external_labels);
             rc = string_map(w, vn, "external_labels", NULL, NULL, &g->external_labels);
         } else if (!strcmp(k, "input_series")) {
             PARSE_LIST(w, vn, "input_series", g->series, g->nseries, parse_series);
