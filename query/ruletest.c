@@ -481,14 +481,26 @@ static int order_groups(struct run *r)
     return 0;
 }
 
+/* Stores the group's input series. @return 0, or -1 with the reason
+ * added to r->failures. */
 static int load_series(struct run *r)
 {
     for (size_t i = 0; i < r->g->nseries; i++) {
         const struct rt_series *s = &r->g->series[i];
         int rc = series_store_load(&r->store, &s->labels, s->vals, s->nvals, s->native,
                                    r->g->interval_ms);
+        char *text = NULL;
+        size_t len;
+        FILE *o = rc < 0 ? open_memstream(&text, &len) : NULL;
+        if (o) {
+            fprintf(o, "    tests[%zu] input_series ", r->gi);
+            put_labels(o, &s->labels);
+            fprintf(o, ": %s", tsdb_strerror(rc));
+            fclose(o);
+            msgs_add(r->failures, text);
+        }
         if (rc < 0)
-            return rc;
+            return -1;
     }
     return 0;
 }
@@ -573,19 +585,18 @@ static void run_group(const struct rt_file *f, size_t gi, struct msgs *failures,
     r.alert_res = calloc(g->nalerts + 1, sizeof(*r.alert_res));
     r.expr_res = calloc(g->nexprs + 1, sizeof(*r.expr_res));
     int rc = r.alert_res && r.expr_res ? series_store_open(&r.store) : -ENOMEM;
-    if (rc == 0)
-        rc = load_series(&r);
-    if (rc == 0)
-        rc = rules_load((const char *const *)f->rule_files, f->nrule_files, g->interval_ms, &r.rs,
-                        &errors);
-    if (rc == 0)
-        rc = order_groups(&r);
-    if (rc < 0 && (errors || asprintf(&errors, "%s", tsdb_strerror(rc)) >= 0)) {
-        size_t len = strlen(errors);
+    if (rc < 0) {
+        msgs_add(failures, strdup(tsdb_strerror(rc)));
+    } else if (load_series(&r) < 0) {
+        rc = -EINVAL;
+    } else if ((rc = rules_load((const char *const *)f->rule_files, f->nrule_files,
+                                g->interval_ms, &r.rs, &errors)) < 0) {
+        size_t len = errors ? strlen(errors) : 0;
         if (len && errors[len - 1] == '\n')
             errors[len - 1] = 0;
-        msgs_add(failures, errors);
-        errors = NULL;
+        msgs_add(failures, errors ? errors : strdup(strerror(-rc)));
+    } else if ((rc = order_groups(&r)) < 0) {
+        msgs_add(failures, strdup(strerror(-rc)));
     }
     if (rc == 0) {
         mark_skipped(&r);
@@ -596,7 +607,6 @@ static void run_group(const struct rt_file *f, size_t gi, struct msgs *failures,
     }
     count(r.alert_res, g->nalerts, counts);
     count(r.expr_res, g->nexprs, counts);
-    free(errors);
     free(r.order);
     free(r.alert_res);
     free(r.expr_res);

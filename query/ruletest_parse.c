@@ -249,6 +249,8 @@ static int parse_series(struct walk *w, const yaml_node_t *n, struct rt_series *
         return fail_notation(w, series, msg);
     if (rc < 0)
         return rc;
+    if (!s->labels.len)
+        return fail_at(w, series, 0, "an input series needs a metric name or labels");
     rc = series_values_expand(vtext, &s->vals, &s->nvals, &s->native, msg, sizeof(msg));
     return rc == -EINVAL ? fail_notation(w, values, msg) : rc;
 }
