@@ -259,8 +259,8 @@ static size_t utf8_count(const char *s, size_t n)
     return c;
 }
 
-/* Writes s padded to the spec's width (in characters). Zero padding goes
- * after a leading sign, as for numbers. */
+/* Writes s padded to the spec's width (in characters). For numbers, zero
+ * padding goes after a leading sign and 0x prefix. */
 static int pad(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t n, int numeric)
 {
     size_t chars = utf8_count(s, n);
@@ -274,11 +274,14 @@ static int pad(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t 
         return 0;
     }
     char c = sp->zero ? '0' : ' ';
-    if (c == '0' && numeric && n > 0 && (s[0] == '+' || s[0] == '-' || s[0] == ' ')) {
-        if (tmpl__putc(b, s[0]) < 0)
+    if (c == '0' && numeric) { /* zeros go after a sign and a 0x prefix */
+        size_t lead = n > 0 && (s[0] == '+' || s[0] == '-' || s[0] == ' ');
+        if (n > lead + 1 && s[lead] == '0' && (s[lead + 1] == 'x' || s[lead + 1] == 'X'))
+            lead += 2;
+        if (tmpl__put(b, s, lead) < 0)
             return -1;
-        s++;
-        n--;
+        s += lead;
+        n -= lead;
     }
     while (fill-- > 0)
         if (tmpl__putc(b, c) < 0)

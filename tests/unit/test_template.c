@@ -162,7 +162,7 @@ static void test_printf(void **state)
          0, "1.23e+03|    3.14|3.14    |-0003.14|+2.0"},
         {"{{ printf \"%d|%5d|%-5d|%05d|%x|%X|%o|%c\" 42 42 42 -42 255 255 8 9731 }}", 0,
          "42|   42|42   |-0042|ff|FF|10|\xe2\x98\x83"},
-        {"{{ printf \"%x\" -255 }}", 0, "-ff"},
+        {"{{ printf \"%x|%#x|%#08x|%#o\" -255 255 255 8 }}", 0, "-ff|0xff|0x0000ff|010"},
         {"{{ printf \"%s|%10s|%-10s|%.3s|%q|%x\" \"abc\" \"abc\" \"abc\" \"abcdef\" \"a\\\"b\" \"hi\" }}",
          0, "abc|       abc|abc       |abc|\"a\\\"b\"|6869"},
         {"{{ printf \"%v %v %v\" true 7 \"s\" }}", 0, "true 7 s"},
