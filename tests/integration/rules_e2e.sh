@@ -100,10 +100,10 @@ check "--check-config names file:line ($(head -c 300 "$TMP/check.out"))" \
 
 # ---- vigild -------------------------------------------------------------------------
 D="$TMP/data"
-start_vigild() {
+start_vigild() { # [CONFIG DATA_DIR]: sets VPID, HP (HTTP port), SP (statsd port)
     for try in 1 2 3 4 5; do
         HP=$(port); SP=$(port)
-        "$VIGILD" --config "$TMP/vigil.yml" --data-dir "$D" --http-listen "127.0.0.1:$HP" \
+        "$VIGILD" --config "${1:-$TMP/vigil.yml}" --data-dir "${2:-$D}" --http-listen "127.0.0.1:$HP" \
             --statsd-listen "127.0.0.1:$SP" 2>>"$TMP/vigild.log" &
         VPID=$!
         if wait_for 10 curl -sf -m 1 "http://127.0.0.1:$HP/-/ready"; then
@@ -255,4 +255,78 @@ kill -TERM $VPID
 n=100; while kill -0 $VPID 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 wait $VPID; rc=$?
 check "SIGTERM exits 0 while evaluating rules (rc=$rc)" [ $rc = 0 ]
+
+# ---- the same JSON as a real Prometheus 2.42 -------------------------------------
+if ! command -v prometheus >/dev/null 2>&1; then
+    echo "prometheus not installed: comparison with Prometheus skipped"
+    finish
+fi
+mkdir "$TMP/cmp"
+cat >"$TMP/cmp/rules.yml" <<'EOF'
+groups:
+  - name: cmp
+    interval: 1s
+    rules:
+      - record: job:x:sum
+        expr: sum(vector(1))
+      - record: job:x:labelled
+        expr: vector(2)
+        labels: {team: a}
+      - alert: A
+        expr: vector(1) == 1
+        for: 2s
+        labels: {severity: page}
+        annotations: {summary: 'value {{ $value }}, {{ 0.25 | humanizePercentage }}'}
+      - alert: Never
+        expr: vector(1) == 2
+      - alert: Kept
+        expr: vector(3) > 0
+        keep_firing_for: 5m
+EOF
+printf 'global: {evaluation_interval: 1s}\nrule_files: [rules.yml]\n' >"$TMP/cmp/prom.yml"
+printf 'rules: {self_monitoring: false}\n' | cat "$TMP/cmp/prom.yml" - >"$TMP/cmp/vigil.yml"
+PROM_PID=""
+for try in 1 2 3 4 5; do
+    PP=$(port)
+    prometheus --config.file="$TMP/cmp/prom.yml" --storage.tsdb.path="$TMP/cmp/pdata" \
+        --web.listen-address="127.0.0.1:$PP" >"$TMP/cmp/prom.log" 2>&1 &
+    PROM_PID=$!
+    if wait_for 15 curl -sf -m 1 "http://127.0.0.1:$PP/-/ready"; then
+        PIDS="$PIDS $PROM_PID"; break
+    fi
+    kill -9 $PROM_PID 2>/dev/null; wait $PROM_PID 2>/dev/null; PROM_PID=""
+done
+[ -n "$PROM_PID" ] || { bad "prometheus did not start"; finish; }
+start_vigild "$TMP/cmp/vigil.yml" "$TMP/cmp/vdata" || { bad "vigild (comparison) did not start"; finish; }
+firing_at() { # PORT: alert A is firing there
+    curl -sf "http://127.0.0.1:$1/api/v1/alerts" | python3 -c '
+import json, sys
+sys.exit(not [a for a in json.load(sys.stdin)["data"]["alerts"]
+              if a["labels"]["alertname"] == "A" and a["state"] == "firing"])'
+}
+eventually 15 "Prometheus fires A" firing_at $PP
+eventually 15 "vigild fires A" firing_at $HP
+for e in rules alerts; do
+    curl -sf "http://127.0.0.1:$PP/api/v1/$e" >"$TMP/cmp/p_$e.json"
+    curl -sf "http://127.0.0.1:$HP/api/v1/$e" >"$TMP/cmp/v_$e.json"
+done
+check "/api/v1/rules and /api/v1/alerts: Prometheus' fields, order and values (times aside)" \
+    python3 - "$TMP/cmp" <<'EOF'
+import json, sys
+def norm(x, key=""):
+    """The document as (key, value) lists, times of evaluation blanked."""
+    if isinstance(x, dict):
+        return [(k, norm(v, k)) for k, v in x.items()]
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    return "T" if key in ("lastEvaluation", "activeAt", "evaluationTime") else x
+ok = True
+for e in ("rules", "alerts"):
+    p = norm(json.load(open(sys.argv[1] + "/p_%s.json" % e)))
+    v = norm(json.load(open(sys.argv[1] + "/v_%s.json" % e)))
+    if p != v:
+        ok = False
+        print("prometheus:", p, "\nvigild:    ", v)
+sys.exit(0 if ok else 1)
+EOF
 finish
