@@ -455,9 +455,9 @@ static int operand(struct parser *p, const struct token *t, struct tmpl_arg *a)
                 p->src + t->start);
 }
 
-static const char *arg_desc(const struct parser *p, const struct tmpl_arg *a)
+/* What a literal operand is, for messages. */
+static const char *arg_desc(const struct tmpl_arg *a)
 {
-    (void)p;
     switch (a->type) {
     case TA_NIL:
         return "nil";
@@ -515,7 +515,7 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
         return fail(p, args[0].pos,
                     "non executable command in pipeline stage %zu: expected a function, "
                     "found %s",
-                    stage + 1, arg_desc(p, &args[0]));
+                    stage + 1, arg_desc(&args[0]));
     if (n == 1 && args[0].type == TA_NIL)
         return fail(p, args[0].pos, "nil is not a command");
     cmd->pos = args[0].pos;
