@@ -93,14 +93,35 @@ static int compare(struct tmpl_call *c, const struct tmpl_value *a, const struct
     return tmpl__fnerr(c, "invalid type for comparison");
 }
 
+/* Go's eq on two values: nil equals only nil, values of different types
+ * are an error, maps cannot be compared. */
+static int equal(struct tmpl_call *c, const struct tmpl_value *a, const struct tmpl_value *b,
+                 int *eq)
+{
+    if (a->kind == TV_NIL || b->kind == TV_NIL) {
+        *eq = a->kind == b->kind;
+        return 0;
+    }
+    if (a->kind != b->kind)
+        return tmpl__fnerr(c, "incompatible types for comparison");
+    if (a->kind == TV_MAP || a->kind == TV_DATA)
+        return tmpl__fnerr(c, "non-comparable types %s and %s", tmpl__type_name(a),
+                           tmpl__type_name(b));
+    int cmp;
+    if (compare(c, a, b, &cmp) < 0)
+        return -1;
+    *eq = cmp == 0;
+    return 0;
+}
+
 static int fn_eq(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
                  struct tmpl_value *out)
 {
     for (size_t i = 1; i < n; i++) {
-        int cmp;
-        if (compare(c, &a[0], &a[i], &cmp) < 0)
+        int eq;
+        if (equal(c, &a[0], &a[i], &eq) < 0)
             return -1;
-        if (cmp == 0)
+        if (eq)
             return tmpl__ret_bool(out, 1);
     }
     return tmpl__ret_bool(out, 0);
@@ -110,10 +131,10 @@ static int fn_ne(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
                  struct tmpl_value *out)
 {
     (void)n;
-    int cmp;
-    if (compare(c, &a[0], &a[1], &cmp) < 0)
+    int eq;
+    if (equal(c, &a[0], &a[1], &eq) < 0)
         return -1;
-    return tmpl__ret_bool(out, cmp != 0);
+    return tmpl__ret_bool(out, !eq);
 }
 
 static int ordered(struct tmpl_call *c, const struct tmpl_value *a, int *cmp)

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tsq_test_rules.sh — `tsq test rules` as a user runs it: Prometheus' own
 # promtool test file (from $VIGIL_CONFORMANCE) passes with its
-# native-histogram cases skipped by name; the project's spam-filter example
-# passes; deliberately failing files print exactly what promtool prints for
+# native-histogram cases skipped by name; the project's examples in
+# tests/rules pass (spam-filter latency alert, evaluation order and
+# template context); deliberately failing files print exactly what promtool prints for
 # them (tests/rules/*.expected were produced by promtool 2.42 from the same
 # files) and exit 1; a malformed file gets file:line:col; usage errors exit 2.
 TSQ="${VIGIL_BIN:?}/tsq"
@@ -65,6 +66,49 @@ run spam_filter_test.yml
 printf 'Unit Testing:  spam_filter_test.yml\n  SUCCESS\n\n5 passed, 0 failed, 0 skipped\n' \
     >"$TMP/want"
 expect_exact "spam filter example passes" 0 "$TMP/want"
+
+# group_eval_order, external_labels and external_url (checked with promtool).
+run eval_order_test.yml
+printf 'Unit Testing:  eval_order_test.yml\n  SUCCESS\n\n4 passed, 0 failed, 0 skipped\n' \
+    >"$TMP/want"
+expect_exact "evaluation order and template context" 0 "$TMP/want"
+
+# An alert whose rule reads a native-histogram series, and an expression
+# reading what such a rule records, are skipped by name (their rules' errors
+# do not fail the file).
+cat >"$TMP/native.rules.yml" <<'EOF2'
+groups:
+  - name: latency
+    rules:
+      - record: comment_latency:count5m
+        expr: histogram_count(rate(comment_latency_seconds[5m]))
+      - alert: NoCommentLatency
+        expr: comment_latency:count5m == 0
+EOF2
+cat >"$TMP/native_test.yml" <<'EOF2'
+rule_files: [native.rules.yml]
+tests:
+  - input_series:
+      - series: comment_latency_seconds
+        values: '{{schema:0 count:1 sum:0.2 buckets:[1]}}x5'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: NoCommentLatency
+        exp_alerts: []
+    promql_expr_test:
+      - expr: sum(comment_latency:count5m)
+        eval_time: 5m
+        exp_samples: []
+      - expr: vector(1)
+        exp_samples: [{value: 1}]
+EOF2
+run "$TMP/native_test.yml"
+expect_line "native alert: skipped by name" \
+    "  SKIPPED: tests[0] alertname: NoCommentLatency, time: 5m (native histograms are not supported)"
+expect_line "native record: skipped by name" \
+    "  SKIPPED: tests[0] expr: \"sum(comment_latency:count5m)\", time: 5m (native histograms are not supported)"
+expect_line "native: counted as skipped" "1 passed, 0 failed, 2 skipped"
+[ "$rc" = 0 ] && ok || bad "native alert: exit $rc (want 0: nothing failed)"
 
 # ---- deliberate failures: promtool's report, word for word ----------------
 for t in wrong_label wrong_value not_firing_yet; do

@@ -206,6 +206,7 @@ static void test_conditionals(void **state)
         {"{{ lt 1 2 }} {{ le 2 2 }} {{ gt \"b\" \"a\" }} {{ ge 1.5 2.5 }}", 0,
          "true true true false"},
         {"{{ eq $value $value }}", NAN, "false"},
+        {"{{ eq nil \"x\" }} {{ ne \"x\" nil }}", 0, "false true"},
         {"{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 \"x\" 3 }} {{ not 0 }}", 0,
          "0 2  x true"},
         /* and / or stop at the deciding argument: later ones are not run */
@@ -362,7 +363,12 @@ static void test_exec_errors(void **state)
         {"{{ lt true false }}", 0,
          "<error expanding template: 1:4: error calling lt: invalid type for comparison>"},
         {"{{ eq $labels 1 }}", 0,
-         "<error expanding template: 1:4: error calling eq: invalid type for comparison>"},
+         "<error expanding template: 1:4: error calling eq: incompatible types for comparison>"},
+        {"{{ eq $labels $labels }}", 0,
+         "<error expanding template: 1:4: error calling eq: non-comparable types "
+         "map[string]string and map[string]string>"},
+        {"{{ lt $labels 1 }}", 0,
+         "<error expanding template: 1:4: error calling lt: invalid type for comparison>"},
         {"{{ humanize 1 2 }}", 0,
          "<error expanding template: 1:4: wrong number of args for humanize: want 1 got 2>"},
         {"{{ eq 1 }}", 0,
