@@ -302,8 +302,10 @@ static int parse_alert_case(struct walk *w, const yaml_node_t *n, struct rt_aler
     yaml_node_item_t *items;
     if (exp && (rc = sequence(w, exp, "exp_alerts", &items, &c->nexp)) < 0)
         return rc;
-    if (c->nexp && !(c->exp = calloc(c->nexp, sizeof(*c->exp))))
+    if (c->nexp && !(c->exp = calloc(c->nexp, sizeof(*c->exp)))) {
+        c->nexp = 0;
         return -ENOMEM;
+    }
     for (size_t j = 0; rc == 0 && j < c->nexp; j++)
         rc = parse_exp_alert(w, node(w, items[j]), c->alertname, &c->exp[j]);
     return rc;
@@ -358,8 +360,10 @@ static int parse_expr_case(struct walk *w, const yaml_node_t *n, struct rt_expr_
     yaml_node_item_t *items;
     if (exp && (rc = sequence(w, exp, "exp_samples", &items, &c->nexp)) < 0)
         return rc;
-    if (c->nexp && !(c->exp = calloc(c->nexp, sizeof(*c->exp))))
+    if (c->nexp && !(c->exp = calloc(c->nexp, sizeof(*c->exp)))) {
+        c->nexp = 0;
         return -ENOMEM;
+    }
     for (size_t j = 0; rc == 0 && j < c->nexp; j++)
         rc = parse_exp_sample(w, node(w, items[j]), c, &c->exp[j]);
     return rc;
