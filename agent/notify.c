@@ -688,7 +688,7 @@ void notifier_collect(struct notifier *n, struct selfmetrics *sm)
         dropped += it->dropped;
     }
     sm_set(sm, "vigil_notifications_dropped_total", SM_COUNTER,
-           "Notifications given up: older than outbox.max_age, or their receiver was removed.",
+           "Notifications given up: older than outbox.max_age, rejected (4xx), or receiver removed.",
            (double)dropped, NULL);
     sm_set(sm, "vigil_notify_groups", SM_GAUGE, "Aggregation groups with alerts.",
            (double)n->ngroups, NULL);

@@ -78,12 +78,20 @@ static void pop(struct integration *it, int64_t now_ms)
     it->next_ms = 0;
 }
 
+enum outcome { DELIVERED, RETRY, REJECTED };
+
 /* The outcome of the attempt at q[0]. */
-static void finished(struct integration *it, int ok, const char *why)
+static void finished(struct integration *it, enum outcome o, const char *why)
 {
     int64_t now = notify__now();
     it->busy = 0;
-    if (ok) {
+    if (o == REJECTED) { /* retrying cannot help; it would block the queue */
+        vlog(VLOG_ERROR, "notify: notification rejected by the receiver, dropped",
+             "dest=%s id=%llu err=%s", it->dest, (unsigned long long)it->q[0].id, why);
+        it->failed++;
+        it->dropped++;
+        pop(it, now);
+    } else if (o == DELIVERED) {
         double latency = (double)(now - it->q[0].enqueued_ms) / 1000.0;
         it->sent++;
         it->latency_sum += latency;
@@ -115,12 +123,17 @@ static void webhook_done(void *arg, const struct httpc_response *res)
 {
     struct integration *it = arg;
     char why[320];
-    int ok = !res->error && res->status >= 200 && res->status < 300;
+    enum outcome o = RETRY;
     if (res->error)
         snprintf(why, sizeof why, "%s", res->errmsg);
     else
         snprintf(why, sizeof why, "HTTP status %ld", res->status);
-    finished(it, ok, why);
+    if (!res->error && res->status >= 200 && res->status < 300)
+        o = DELIVERED;
+    else if (!res->error && res->status >= 400 && res->status < 500 && res->status != 408 &&
+             res->status != 429)
+        o = REJECTED; /* as Alertmanager: client errors are not retried */
+    finished(it, o, why);
 }
 
 static int webhook_start(struct integration *it)
@@ -170,7 +183,8 @@ static void run_closed(uv_handle_t *h)
         else
             snprintf(why, sizeof why, "exit status %lld", (long long)r->status);
         r->it->run = NULL;
-        finished(r->it, r->exited && !r->timed_out && !r->term_signal && r->status == 0, why);
+        finished(r->it, r->exited && !r->timed_out && !r->term_signal && r->status == 0
+                            ? DELIVERED : RETRY, why);
     }
     free(r->payload);
     free(r);
