@@ -175,6 +175,16 @@ static int label_cmp(const void *a, const void *b)
     return strcmp(((const struct tsdb_label *)a)->name, ((const struct tsdb_label *)b)->name);
 }
 
+/* Copies name=value into v[*len] and counts it even when a copy fails, so
+ * that series_labels_free frees what was made. @return 0 or -ENOMEM. */
+static int put_label(struct tsdb_label *v, size_t *len, const char *name, const char *value)
+{
+    struct tsdb_label *l = &v[(*len)++];
+    l->name = strdup(name);
+    l->value = strdup(value);
+    return l->name && l->value ? 0 : -ENOMEM;
+}
+
 /* A mapping of strings (labels, annotations; n NULL: none), sorted by
  * name. With extra_name set, extra_name=extra replaces or joins them. */
 static int string_map(struct walk *w, const yaml_node_t *n, const char *what,
@@ -198,17 +208,11 @@ static int string_map(struct walk *w, const yaml_node_t *n, const char *what,
         val = (const char *)vn->data.scalar.value;
         if (extra_name && !strcmp(k, extra_name))
             continue;
-        v[out->len].name = strdup(k);
-        v[out->len].value = strdup(val);
-        if (!v[out->len].name || !v[out->len++].value)
+        if (put_label(v, &out->len, k, val) < 0)
             return -ENOMEM;
     }
-    if (rc == 0 && extra_name) {
-        v[out->len].name = strdup(extra_name);
-        v[out->len].value = strdup(extra);
-        if (!v[out->len].name || !v[out->len++].value)
-            return -ENOMEM;
-    }
+    if (rc == 0 && extra_name && put_label(v, &out->len, extra_name, extra) < 0)
+        return -ENOMEM;
     qsort(v, out->len, sizeof(*v), label_cmp);
     return rc;
 }
