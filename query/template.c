@@ -577,7 +577,6 @@ static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum to
     struct tmpl_pipe *pipe = palloc(p, sizeof *pipe);
     if (!pipe)
         return NULL;
-    pipe->pos = p->pos;
     if (declaration(p, pipe, max_decl) < 0)
         return NULL;
     struct tmpl_cmd cmds[32];

@@ -268,7 +268,8 @@ static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tm
             return errf(x, n->pos, "can't use two variables to range over an int");
         for (int64_t i = 0; i < v.u.i; i++) {
             struct tmpl_value e = {.kind = TV_INT, .u.i = i};
-            if (step(x, n->pos) < 0 || (p->ndecl == 1 && var_set(x, p->decl[0], &e, !p->assign) < 0) ||
+            if (step(x, n->pos) < 0 ||
+                (p->ndecl == 1 && var_set(x, p->decl[0], &e, !p->assign) < 0) ||
                 walk(x, n->list, &e) < 0)
                 return -1;
             x->nvars = scope;

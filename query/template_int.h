@@ -164,7 +164,6 @@ struct tmpl_cmd {
 };
 
 struct tmpl_pipe {
-    size_t pos;
     const char *decl[2]; /* variables declared (:=) or assigned (=) */
     int ndecl, assign;
     struct tmpl_cmd *cmds;

@@ -178,8 +178,10 @@ static int fn_humanize_timestamp(struct tmpl_call *c, const struct tmpl_value *a
     if (ns >= 9223372036854775807.0 || ns < -9223372036854775808.0) {
         struct tmpl_buf b = tmpl__new_buf();
         tmpl__format_g(&b, v, -1);
-        tmpl__fnerr(c, "%s cannot be represented as a nanoseconds timestamp since it overflows int64",
-              b.p ? b.p : "");
+        tmpl__fnerr(c,
+                    "%s cannot be represented as a nanoseconds timestamp since it overflows "
+                    "int64",
+                    b.p ? b.p : "");
         free(b.p);
         return -1;
     }
@@ -566,7 +568,8 @@ static int fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, si
             expand(&b, re, ov, rc, s, repl, rlen);
         last_end = ov[1];
         uint32_t cp;
-        size_t width = pos < len ? tmpl__rune_at((const unsigned char *)s + pos, len - pos, &cp) : 1;
+        size_t width =
+            pos < len ? tmpl__rune_at((const unsigned char *)s + pos, len - pos, &cp) : 1;
         pos = pos + width > ov[1] ? pos + width : ov[1];
     }
     if (last_end < len)

@@ -163,7 +163,8 @@ static void test_printf(void **state)
         {"{{ printf \"%d|%5d|%-5d|%05d|%x|%X|%o|%c\" 42 42 42 -42 255 255 8 9731 }}", 0,
          "42|   42|42   |-0042|ff|FF|10|\xe2\x98\x83"},
         {"{{ printf \"%x|%#x|%#08x|%#o\" -255 255 255 8 }}", 0, "-ff|0xff|0x0000ff|010"},
-        {"{{ printf \"%s|%10s|%-10s|%.3s|%q|%x\" \"abc\" \"abc\" \"abc\" \"abcdef\" \"a\\\"b\" \"hi\" }}",
+        {"{{ printf \"%s|%10s|%-10s|%.3s|%q|%x\" "
+         "\"abc\" \"abc\" \"abc\" \"abcdef\" \"a\\\"b\" \"hi\" }}",
          0, "abc|       abc|abc       |abc|\"a\\\"b\"|6869"},
         {"{{ printf \"%v %v %v\" true 7 \"s\" }}", 0, "true 7 s"},
         {"{{ printf \"%t\" false }}", 0, "false"},
@@ -274,7 +275,8 @@ static void test_strings(void **state)
         {"{{ \"foo.example.com\" | stripDomain }}|{{ \"foo.example.com:12345\" | stripDomain }}|"
          "{{ \"192.0.2.1:12345\" | stripDomain }}|{{ \"[2001:0DB8::1]:12345\" | stripDomain }}",
          0, "foo|foo:12345|192.0.2.1:12345|[2001:0DB8::1]:12345"},
-        {"{{ match \"a+\" \"aa\" }} {{ match \"a+\" \"b\" }} {{ match \"^web-\" $labels.instance }}",
+        {"{{ match \"a+\" \"aa\" }} {{ match \"a+\" \"b\" }} "
+         "{{ match \"^web-\" $labels.instance }}",
          0, "true false true"},
         {"{{ reReplaceAll \"(a)b\" \"x$1\" \"ab\" }}", 0, "xa"},
         {"{{ reReplaceAll \"a*\" \"X\" \"baaac\" }}", 0, "XbXcX"},
