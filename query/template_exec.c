@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Nodes and commands executed before execution gives up: a bound on
- * `range` over large integers. */
-#define EXEC_MAX_STEPS 1000000
+/* Nodes, commands and range iterations executed before execution gives
+ * up: bounds the time a `range` over a large integer can take (a few
+ * milliseconds, or some tens with a regular expression in the loop). */
+#define EXEC_MAX_STEPS 100000
 
 struct var {
     const char *name;

@@ -462,6 +462,33 @@ static pcre2_code *compile(struct tmpl_call *c, const struct tmpl_value *pat)
     return re;
 }
 
+/* Backtracking steps one regular-expression match may take: a pathological
+ * pattern ("(a+)+$") then fails in milliseconds instead of running for
+ * seconds (Go's RE2 does not backtrack, so Prometheus has no such case). */
+#define MATCH_LIMIT 1000000
+
+static pcre2_match_context *match_context(struct tmpl_call *c)
+{
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    if (!mc)
+        c->nomem = 1;
+    else
+        pcre2_set_match_limit(mc, MATCH_LIMIT);
+    return mc;
+}
+
+/* Reports a failed pcre2_match (not "no match"). @return -1. */
+static int match_failed(struct tmpl_call *c, int rc)
+{
+    if (rc == PCRE2_ERROR_NOMEMORY) {
+        c->nomem = 1;
+        return -1;
+    }
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return tmpl__fnerr(c, "regexp match failed: %s", (const char *)msg);
+}
+
 static int fn_match(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
                     struct tmpl_value *out)
 {
@@ -474,15 +501,13 @@ static int fn_match(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
     if (!re)
         return -1;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    int rc = md ? pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL) : PCRE2_ERROR_NOMEMORY;
+    pcre2_match_context *mc = match_context(c);
+    int rc = md && mc ? pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, mc) : PCRE2_ERROR_NOMEMORY;
+    pcre2_match_context_free(mc);
     pcre2_match_data_free(md);
     pcre2_code_free(re);
-    if (rc == PCRE2_ERROR_NOMEMORY) {
-        c->nomem = 1;
-        return -1;
-    }
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
-        return tmpl__fnerr(c, "regexp match failed (PCRE2 error %d)", rc);
+        return match_failed(c, rc);
     return tmpl__ret_bool(out, rc >= 0);
 }
 
@@ -551,15 +576,16 @@ static int fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, si
     if (!re)
         return -1;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    pcre2_match_context *mc = match_context(c);
     struct tmpl_buf b = tmpl__new_buf();
-    if (!md)
+    if (!md || !mc)
         b.nomem = 1;
     size_t last_end = 0, pos = 0;
     int rc = 0;
     /* Go's ReplaceAllString: an empty match right after a match is not
      * replaced, and the search always advances by at least a character */
-    while (md && pos <= len && !b.nomem && !b.full) {
-        rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, 0, md, NULL);
+    while (!b.nomem && !b.full && pos <= len) {
+        rc = pcre2_match(re, (PCRE2_SPTR)s, len, pos, 0, md, mc);
         if (rc < 0)
             break;
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -574,14 +600,13 @@ static int fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, si
     }
     if (last_end < len)
         tmpl__put(&b, s + last_end, len - last_end);
+    pcre2_match_context_free(mc);
     pcre2_match_data_free(md);
     pcre2_code_free(re);
-    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_NOMEMORY) {
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         free(b.p);
-        return tmpl__fnerr(c, "regexp match failed (PCRE2 error %d)", rc);
+        return match_failed(c, rc);
     }
-    if (rc == PCRE2_ERROR_NOMEMORY)
-        b.nomem = 1;
     return tmpl__ret_buf(c, &b, out);
 }
 

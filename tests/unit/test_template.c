@@ -388,6 +388,9 @@ static void test_exec_errors(void **state)
         {"{{ match \"(a\" \"a\" }}", 0,
          "<error expanding template: 1:4: error calling match: error parsing regexp: missing "
          "closing parenthesis at offset 2: `(a`>"},
+        {"{{ match \"(a+)+$\" \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\" }}", 0,
+         "<error expanding template: 1:4: error calling match: regexp match failed: match "
+         "limit exceeded>"},
         {"{{ range 1.5 }}{{ end }}", 0,
          "<error expanding template: 1:4: range can't iterate over a value of type float64>"},
         {"{{ len 3 }}", 0, "<error expanding template: 1:4: error calling len: len of type int>"},
@@ -443,7 +446,7 @@ static void test_limits(void **state)
     got = tmpl_expand("{{ range 1000000000 }}{{ end }}", &d);
     assert_non_null(got);
     assert_string_equal(got,
-                        "<error expanding template: 1:4: template execution exceeds 1000000 "
+                        "<error expanding template: 1:4: template execution exceeds 100000 "
                         "steps>");
     free(got);
 }
