@@ -223,7 +223,8 @@ static void route_alert(struct notifier *n, const struct nalert *a, int64_t now_
 
 /* ---- the dedup decision and the flush -------------------------------------- */
 
-/* The notification log entry of (group, integration): when it last
+/* The notification log entry of (group, integration), keyed by the
+ * integration and a hash of the group key: when it last
  * notified and the fingerprints of the firing and resolved alerts then.
  * Stored in the outbox as i64 ts, u32 nfiring, u32 nresolved, u64 fps. */
 struct nflog {
@@ -286,7 +287,10 @@ static void flush_integration(struct notifier *n, struct agroup *g, struct integ
 {
     char *key;
     struct nflog e;
-    if (asprintf(&key, "%s\x1f%s", g->key, it->dest) < 0)
+    uint64_t h = 14695981039346656037ull; /* FNV-1a of the group key: bounded size */
+    for (const unsigned char *p = (const unsigned char *)g->key; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    if (asprintf(&key, "%s\x1f%016llx", it->dest, (unsigned long long)h) < 0)
         return;
     int have = nflog_get(n, key, &e);
     if (!needs_update(&e, have, fps, nf, fps + nf, nr, it->send_resolved,

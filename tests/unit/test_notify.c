@@ -4,7 +4,8 @@
  * leaving), the webhook v4 payload and the VIGIL_* environment, no repeat
  * after a restart within repeat_interval, retries with backoff, and a
  * notification left undelivered by a stop delivered exactly once by the
- * next start. Every test ends with the loop closing clean. */
+ * next start, a reload keeping or dropping queues, a hanging hook killed at
+ * its timeout, and outbox.max_age. Every test ends with the loop closing clean. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -32,22 +33,35 @@ static struct httpc *hc;
 static struct config cfg;
 static struct notifier *cur;    /* running, for teardown after a failure */
 
+/* A receiver (hook, or the name given) that records payloads unless the
+ * FAIL file exists, and the outbox settings given. */
 static const char yaml[] =
     "notifiers:\n"
     "  receivers:\n"
-    "    - name: hook\n"
+    "    - name: %s\n"
     "      exec_configs:\n"
     "        - command: [/bin/sh, -c, 'test -e \"$FAIL\" && exit 1; "
     "env | grep ^VIGIL_ | sort > \"$OUT/env\"; cat > \"$OUT/tmp\"; "
     "mv \"$OUT/tmp\" \"$OUT/$(date +%%s%%N).json\"']\n"
     "          env: {OUT: '%s', FAIL: '%s'}\n"
     "  route:\n"
-    "    receiver: hook\n"
+    "    receiver: %s\n"
     "    group_by: [alertname]\n"
     "    group_wait: 100ms\n"
     "    group_interval: 400ms\n"
     "    repeat_interval: 2s\n"
-    "  outbox: {min_backoff: 50ms, max_backoff: 200ms}\n";
+    "  outbox: {%s}\n";
+
+static void make_config(struct config *c, const char *receiver, const char *outbox)
+{
+    char text[2048];
+    snprintf(text, sizeof text, yaml, receiver, out, failflag, receiver, outbox);
+    struct config_errors e = {0};
+    config_default(c);
+    if (config_parse(c, "test.yml", text, strlen(text), &e) != 0)
+        fail_msg("%s", e.text);
+    config_errors_free(&e);
+}
 
 static void closed(void *arg)
 {
@@ -72,15 +86,7 @@ static int setup(void **state)
     snprintf(out, sizeof out, "%s/out", dir);
     snprintf(failflag, sizeof failflag, "%s/fail", dir);
     mkdir(out, 0700);
-    char text[2048];
-    snprintf(text, sizeof text, yaml, out, failflag);
-    struct config_errors e = {0};
-    config_default(&cfg);
-    if (config_parse(&cfg, "test.yml", text, strlen(text), &e) != 0) {
-        fprintf(stderr, "%s", e.text);
-        return -1;
-    }
-    config_errors_free(&e);
+    make_config(&cfg, "hook", "min_backoff: 50ms, max_backoff: 200ms");
     uv_loop_init(&loop);
     return httpc_new(&loop, &hc);
 }
@@ -313,6 +319,72 @@ static void test_retry_and_outbox(void **state)
     stop(n);
 }
 
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    fclose(f);
+}
+
+static void test_reload(void **state)
+{
+    (void)state;
+    touch(failflag);
+    struct notifier *n = start();
+    send_alert(n, "Reload", "a", 0);
+    run_for(300);
+    assert_int_equal(n->nits, 1);
+    assert_int_equal(n->its[0]->nq, 1);
+    /* The same receivers: the queue is kept. */
+    assert_int_equal(notifier_reload(n, &cfg.notify), 0);
+    assert_int_equal(n->its[0]->nq, 1);
+    /* The receiver renamed: its queue is dropped; the alert, routed again,
+     * goes to the new receiver. */
+    struct config c2;
+    make_config(&c2, "other", "min_backoff: 50ms");
+    unlink(failflag);
+    assert_int_equal(notifier_reload(n, &c2.notify), 0);
+    config_free(&c2);
+    assert_string_equal(n->its[0]->receiver, "other");
+    assert_int_equal(n->dropped_unknown, 1);
+    assert_int_equal(wait_payloads(1, 2000), 1);
+    json_t *p = payload(0);
+    assert_string_equal(str(p, "receiver"), "other");
+    json_decref(p);
+    stop(n);
+    size_t np;
+    struct outbox *ob;
+    char nd[96];
+    snprintf(nd, sizeof nd, "%s/notify", dir);
+    assert_int_equal(outbox_open(nd, 0, &ob, NULL), 0);
+    outbox_pending(ob, &np);
+    assert_int_equal(np, 0); /* nothing left to deliver */
+    outbox_close(ob);
+}
+
+static void test_timeout_and_max_age(void **state)
+{
+    (void)state;
+    struct config c2;
+    make_config(&c2, "hook", "min_backoff: 50ms, max_backoff: 300ms, max_age: 1500ms");
+    free(c2.notify.receivers[0].execs[0].argv[2]); /* a hook that hangs */
+    c2.notify.receivers[0].execs[0].argv[2] = strdup("sleep 5");
+    c2.notify.receivers[0].execs[0].timeout_ms = 200;
+    assert_int_equal(notifier_new(&loop, hc, &c2.notify, dir, "", &cur), 0);
+    struct notifier *n = cur;
+    send_alert(n, "Slow", "a", 0);
+    run_for(800); /* group_wait, then killed after 200ms, retried */
+    assert_true(n->its[0]->failed >= 1);
+    assert_int_equal(n->its[0]->nq, 1);
+    assert_int_equal(n->its[0]->sent, 0);
+    run_for(1500); /* older than max_age: given up */
+    /* (repeat_interval, 2s, may have queued the next notification since) */
+    assert_true(n->its[0]->nq == 0 || n->its[0]->q[0].id > 1);
+    assert_int_equal(n->its[0]->dropped, 1);
+    assert_int_equal(count_payloads(), 0);
+    stop(n);
+    config_free(&c2);
+}
+
 static void test_fingerprint_and_time(void **state)
 {
     (void)state;
@@ -334,6 +406,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grouping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_does_not_repeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_and_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_and_max_age, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
