@@ -173,57 +173,7 @@ int tmpl__format_g(struct tmpl_buf *b, double f, int prec)
     return tmpl__printf(b, "%.*g", prec, f);
 }
 
-static int print_map(struct tmpl_buf *b, const struct tsdb_labels *m)
-{
-    size_t n = m ? m->len : 0;
-    const struct tsdb_label **sorted = malloc((n ? n : 1) * sizeof *sorted);
-    if (!sorted) {
-        b->nomem = 1;
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t j = i;
-        while (j > 0 && strcmp(sorted[j - 1]->name, m->v[i].name) > 0) {
-            sorted[j] = sorted[j - 1];
-            j--;
-        }
-        sorted[j] = &m->v[i];
-    }
-    int rc = tmpl__put(b, "map[", 4);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = tmpl__printf(b, "%s%s:%s", i ? " " : "", sorted[i]->name, sorted[i]->value);
-    free(sorted);
-    return rc < 0 ? -1 : tmpl__putc(b, ']');
-}
-
-/* Go's %v. */
-static int print_v(struct tmpl_buf *b, const struct tmpl_value *v)
-{
-    switch (v->kind) {
-    case TV_NIL:
-        return tmpl__put(b, "<nil>", 5);
-    case TV_BOOL:
-        return v->u.b ? tmpl__put(b, "true", 4) : tmpl__put(b, "false", 5);
-    case TV_INT:
-        return tmpl__printf(b, "%lld", (long long)v->u.i);
-    case TV_FLOAT:
-        return tmpl__format_g(b, v->u.f, -1);
-    case TV_STRING:
-        return tmpl__put(b, v->u.s.p, v->u.s.len);
-    case TV_MAP:
-        return print_map(b, v->u.map);
-    case TV_DATA: {
-        const struct tmpl_data *d = v->u.data;
-        const char *url = d->external_url ? d->external_url : "";
-        if (tmpl__putc(b, '{') < 0 || print_map(b, d->labels) < 0 || tmpl__putc(b, ' ') < 0 ||
-            print_map(b, d->external_labels) < 0 || tmpl__printf(b, " %s ", url) < 0 ||
-            tmpl__format_g(b, d->value, -1) < 0)
-            return -1;
-        return tmpl__putc(b, '}');
-    }
-    }
-    return -1;
-}
+static int print_v(struct tmpl_buf *b, const struct tmpl_value *v);
 
 int tmpl__print_value(struct tmpl_buf *b, const struct tmpl_value *v)
 {
@@ -247,6 +197,8 @@ int tmpl__sprint(struct tmpl_buf *b, const struct tmpl_value *args, size_t nargs
 
 struct spec {
     int minus, plus, sharp, space, zero;
+    int plus_v;  /* %+v: field names in structs (and no '+' on numbers) */
+    int sharp_v; /* %#v: strings quoted */
     int width, prec; /* -1: absent */
     char verb;
 };
@@ -260,7 +212,7 @@ static size_t utf8_count(const char *s, size_t n)
 }
 
 /* Writes s padded to the spec's width (in characters). For numbers, zero
- * padding goes after a leading sign and 0x prefix. */
+ * padding goes after a leading sign. */
 static int pad(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t n, int numeric)
 {
     size_t chars = utf8_count(s, n);
@@ -274,10 +226,8 @@ static int pad(struct tmpl_buf *b, const struct spec *sp, const char *s, size_t 
         return 0;
     }
     char c = sp->zero ? '0' : ' ';
-    if (c == '0' && numeric) { /* zeros go after a sign and a 0x prefix */
+    if (c == '0' && numeric) { /* zeros go after a sign */
         size_t lead = n > 0 && (s[0] == '+' || s[0] == '-' || s[0] == ' ');
-        if (n > lead + 1 && s[lead] == '0' && (s[lead + 1] == 'x' || s[lead + 1] == 'X'))
-            lead += 2;
         if (tmpl__put(b, s, lead) < 0)
             return -1;
         s += lead;
@@ -301,6 +251,27 @@ static int pad_buf(struct tmpl_buf *b, const struct spec *sp, struct tmpl_buf *t
     return rc;
 }
 
+/* Go's %x of a float: C's %a with the exponent written with at least two
+ * digits ("0x1.cp+01"). */
+static void hex_float(struct tmpl_buf *tmp, const struct spec *sp, double f)
+{
+    char buf[64], cfmt[16];
+    snprintf(cfmt, sizeof cfmt, "%%%s%s%s%c", sp->plus ? "+" : "", sp->space ? " " : "",
+             sp->prec >= 0 ? ".*" : "", sp->verb == 'x' ? 'a' : 'A');
+    if (sp->prec >= 0)
+        snprintf(buf, sizeof buf, cfmt, sp->prec, f);
+    else
+        snprintf(buf, sizeof buf, cfmt, f);
+    char *p = strpbrk(buf, "pP");
+    if (!p || !p[1] || !p[2] || p[3]) { /* already two or more exponent digits */
+        tmpl__put(tmp, buf, strlen(buf));
+        return;
+    }
+    tmpl__put(tmp, buf, (size_t)(p - buf) + 2);
+    tmpl__putc(tmp, '0');
+    tmpl__putc(tmp, p[2]);
+}
+
 static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
 {
     struct tmpl_buf tmp = {.max = b->max};
@@ -311,7 +282,9 @@ static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
         nz.zero = 0; /* infinities are never zero padded */
         return pad(b, &nz, nf, strlen(nf), 0);
     }
-    if ((verb == 'g' || verb == 'G') && sp->prec < 0 && !sp->sharp) {
+    if (verb == 'x' || verb == 'X') {
+        hex_float(&tmp, sp, f);
+    } else if ((verb == 'g' || verb == 'G') && sp->prec < 0 && !sp->sharp) {
         if (sp->plus && !signbit(f))
             tmpl__putc(&tmp, '+');
         else if (sp->space && !signbit(f))
@@ -326,31 +299,61 @@ static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
     return pad_buf(b, sp, &tmp, 1);
 }
 
+static int put_utf8(struct tmpl_buf *b, uint32_t cp)
+{
+    char u[4];
+    size_t n = 0;
+    if (cp < 0x80) {
+        u[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        u[n++] = (char)(0xc0 | cp >> 6);
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        u[n++] = (char)(0xe0 | cp >> 12);
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        u[n++] = (char)(0xf0 | cp >> 18);
+        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    return tmpl__put(b, u, n);
+}
+
+/* %q of an int: a Go character literal, 'A', '\n', '\x01', '☃'. */
+static int fmt_quoted_rune(struct tmpl_buf *b, const struct spec *sp, uint32_t cp)
+{
+    struct tmpl_buf tmp = {.max = b->max};
+    static const char names[] = "\a\b\f\n\r\t\v";
+    static const char letters[] = "abfnrtv";
+    tmpl__putc(&tmp, '\'');
+    if (cp == '\'' || cp == '\\') {
+        tmpl__putc(&tmp, '\\');
+        tmpl__putc(&tmp, (char)cp);
+    } else if (cp && cp < 0x80 && strchr(names, (int)cp)) {
+        tmpl__putc(&tmp, '\\');
+        tmpl__putc(&tmp, letters[strchr(names, (int)cp) - names]);
+    } else if (cp < 0x20 || cp == 0x7f) {
+        tmpl__printf(&tmp, "\\x%02x", (unsigned)cp);
+    } else {
+        put_utf8(&tmp, cp);
+    }
+    tmpl__putc(&tmp, '\'');
+    return pad_buf(b, sp, &tmp, 0);
+}
+
 static int fmt_int(struct tmpl_buf *b, const struct spec *sp, int64_t i)
 {
     struct tmpl_buf tmp = {.max = b->max};
     char verb = sp->verb == 'v' ? 'd' : sp->verb;
+    int valid_rune = i >= 0 && i <= 0x10ffff && !(i >= 0xd800 && i < 0xe000);
     if (verb == 'c') {
-        char u[5];
-        size_t n = 0;
-        uint32_t cp = i < 0 || i > 0x10ffff || (i >= 0xd800 && i < 0xe000) ? 0xfffd : (uint32_t)i;
-        if (cp < 0x80) {
-            u[n++] = (char)cp;
-        } else if (cp < 0x800) {
-            u[n++] = (char)(0xc0 | cp >> 6);
-            u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            u[n++] = (char)(0xe0 | cp >> 12);
-            u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            u[n++] = (char)(0x80 | (cp & 0x3f));
-        } else {
-            u[n++] = (char)(0xf0 | cp >> 18);
-            u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-            u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            u[n++] = (char)(0x80 | (cp & 0x3f));
-        }
-        return pad(b, sp, u, n, 0);
+        put_utf8(&tmp, valid_rune ? (uint32_t)i : 0xfffd);
+        return pad_buf(b, sp, &tmp, 0);
     }
+    if (verb == 'q')
+        return fmt_quoted_rune(b, sp, valid_rune ? (uint32_t)i : 0xfffd);
     /* Go prints negative numbers in any base as a sign and a magnitude */
     uint64_t mag = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
     const char *sign = i < 0 ? "-" : sp->plus ? "+" : sp->space ? " " : "";
@@ -361,12 +364,16 @@ static int fmt_int(struct tmpl_buf *b, const struct spec *sp, int64_t i)
         prefix = "0X";
     else if (sp->sharp && verb == 'o' && mag != 0)
         prefix = "0";
+    /* Go: zero padding is a precision of the width less the sign, so a
+     * 0x prefix comes on top; an explicit precision turns it off */
+    int prec = sp->prec;
+    if (prec < 0 && sp->zero && sp->width > 0)
+        prec = sp->width - (*sign != '\0');
     char cfmt[16];
     snprintf(cfmt, sizeof cfmt, "%%s%%s%%.*ll%c", verb == 'd' ? 'u' : verb);
-    tmpl__printf(&tmp, cfmt, sign, prefix, sp->prec < 0 ? 1 : sp->prec, (unsigned long long)mag);
+    tmpl__printf(&tmp, cfmt, sign, prefix, prec < 0 ? 1 : prec, (unsigned long long)mag);
     struct spec s2 = *sp;
-    if (sp->prec >= 0)
-        s2.zero = 0; /* Go: precision turns off zero padding */
+    s2.zero = 0;
     return pad_buf(b, &s2, &tmp, 1);
 }
 
@@ -412,6 +419,59 @@ static int bad_verb(struct tmpl_buf *b, char verb, const struct tmpl_value *v)
     return tmpl__putc(b, ')');
 }
 
+static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v);
+
+/* A label map as Go prints a map[string]string: keys in order, each key
+ * and value formatted with the verb. */
+static int fmt_map(struct tmpl_buf *b, const struct spec *sp, const struct tsdb_labels *m)
+{
+    size_t n = m ? m->len : 0;
+    const struct tsdb_label **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        b->nomem = 1;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && strcmp(sorted[j - 1]->name, m->v[i].name) > 0) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = &m->v[i];
+    }
+    int rc = tmpl__put(b, "map[", 4);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct tmpl_value k = {.kind = TV_STRING}, val = {.kind = TV_STRING};
+        k.u.s.p = sorted[i]->name;
+        k.u.s.len = strlen(k.u.s.p);
+        val.u.s.p = sorted[i]->value;
+        val.u.s.len = strlen(val.u.s.p);
+        rc = (i && tmpl__putc(b, ' ') < 0) || fmt_arg(b, sp, &k) < 0 || tmpl__putc(b, ':') < 0 ||
+             fmt_arg(b, sp, &val) < 0;
+    }
+    free(sorted);
+    return rc ? -1 : tmpl__putc(b, ']');
+}
+
+/* The alert data as Go prints its struct: {Labels ExternalLabels
+ * ExternalURL Value}, with the field names for %+v. */
+static int fmt_data(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_data *d)
+{
+    struct tmpl_value url = {.kind = TV_STRING}, value = {.kind = TV_FLOAT, .u.f = d->value};
+    url.u.s.p = d->external_url ? d->external_url : "";
+    url.u.s.len = strlen(url.u.s.p);
+    const char *names[] = {"Labels:", " ExternalLabels:", " ExternalURL:", " Value:"};
+    const char *seps[] = {"", " ", " ", " "};
+    const char *const *lead = sp->plus_v ? names : seps;
+    if (tmpl__putc(b, '{') < 0 || tmpl__put(b, lead[0], strlen(lead[0])) < 0 ||
+        fmt_map(b, sp, d->labels) < 0 || tmpl__put(b, lead[1], strlen(lead[1])) < 0 ||
+        fmt_map(b, sp, d->external_labels) < 0 || tmpl__put(b, lead[2], strlen(lead[2])) < 0 ||
+        fmt_arg(b, sp, &url) < 0 || tmpl__put(b, lead[3], strlen(lead[3])) < 0 ||
+        fmt_arg(b, sp, &value) < 0)
+        return -1;
+    return tmpl__putc(b, '}');
+}
+
 static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v)
 {
     char c = sp->verb;
@@ -428,14 +488,19 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
             return pad(b, sp, v->u.b ? "true" : "false", v->u.b ? 4 : 5, 0);
         break;
     case TV_INT:
-        if (strchr("vdxXoc", c))
+        if (strchr("vdxXocq", c))
             return fmt_int(b, sp, v->u.i);
         break;
     case TV_FLOAT:
-        if (strchr("veEfFgG", c))
+        if (strchr("veEfFgGxX", c))
             return fmt_float(b, sp, v->u.f);
         break;
     case TV_STRING:
+        if (c == 'v' && sp->sharp_v) {
+            struct spec q = *sp;
+            q.verb = 'q';
+            return fmt_string(b, &q, v->u.s.p, v->u.s.len);
+        }
         if (strchr("vsqxX", c))
             return fmt_string(b, sp, v->u.s.p, v->u.s.len);
         break;
@@ -444,15 +509,18 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
             return pad(b, sp, "<nil>", 5, 0);
         break;
     case TV_MAP:
+        return fmt_map(b, sp, v->u.map);
     case TV_DATA:
-        if (c == 'v' || c == 's') {
-            struct tmpl_buf tmp = {.max = b->max};
-            print_v(&tmp, v);
-            return pad_buf(b, sp, &tmp, 0);
-        }
-        break;
+        return fmt_data(b, sp, v->u.data);
     }
     return bad_verb(b, c, v);
+}
+
+/* Go's %v. */
+static int print_v(struct tmpl_buf *b, const struct tmpl_value *v)
+{
+    static const struct spec plain_v = {.width = -1, .prec = -1, .verb = 'v'};
+    return fmt_arg(b, &plain_v, v);
 }
 
 /* Reads a decimal number at *p (at most 6 digits, as widths go). */
@@ -539,6 +607,12 @@ int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl
             break;
         }
         sp.verb = f[i++];
+        if (sp.verb == 'v') { /* %+v: field names, not signs; %#v: Go syntax */
+            sp.plus_v = sp.plus;
+            sp.plus = 0;
+            sp.sharp_v = sp.sharp;
+            sp.sharp = 0;
+        }
         int rc;
         if (sp.verb == '%')
             rc = tmpl__putc(b, '%');
