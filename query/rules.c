@@ -106,7 +106,8 @@ static int out_cmp(const void *x, const void *y)
 /* Sorts o; @return 1 if two samples have the same labels. */
 static int outs_sort_dup(struct outs *o)
 {
-    qsort(o->v, o->n, sizeof *o->v, out_cmp);
+    if (o->n) /* qsort(NULL, 0) is undefined */
+        qsort(o->v, o->n, sizeof *o->v, out_cmp);
     for (size_t i = 1; i < o->n; i++)
         if (!rules__labels_cmp(&o->v[i - 1].ls, &o->v[i].ls))
             return 1;
@@ -340,7 +341,8 @@ static int apply_alerting(const struct rule_group *g, struct rule *r, int64_t t,
         if ((rc = make_alert(r, &in[nn], env, &b, &nw[nn])))
             break;
     if (rc == 0) {
-        qsort(nw, nn, sizeof *nw, alert_cmp);
+        if (nn) /* qsort(NULL, 0) is undefined */
+            qsort(nw, nn, sizeof *nw, alert_cmp);
         for (size_t j = 1; rc == 0 && j < nn; j++)
             if (!alert_cmp(&nw[j - 1], &nw[j])) {
                 snprintf(msg, cap, "vector contains metrics with the same labelset after "
@@ -539,7 +541,8 @@ void rule_apply(struct rule_group *g, size_t i, int64_t t, struct promql_result 
     free(r->last_error);
     r->last_error = NULL;
     r->last_samples = o.n;
-    qsort(o.v, o.n, sizeof *o.v, out_cmp);
+    if (o.n) /* qsort(NULL, 0) is undefined */
+        qsort(o.v, o.n, sizeof *o.v, out_cmp);
     write_outs(r, t - g->query_offset_ms, &o, env);
     outs_free(&o);
     if (i + 1 == g->nrules)

@@ -95,7 +95,8 @@ static int pack(const struct tsdb_label *src, size_t n, struct tsdb_labels *out)
         v[i].value = memcpy(p + ln, src[i].value, lv);
         p += ln + lv;
     }
-    qsort(v, n, sizeof *v, label_cmp);
+    if (n) /* qsort(NULL, 0) is undefined */
+        qsort(v, n, sizeof *v, label_cmp);
     out->v = v;
     out->len = n;
     return 0;

@@ -333,7 +333,8 @@ static int restore_alerts(struct restore *st, json_t *alerts, struct rule *r)
         if ((rc = alert_from(json_array_get(alerts, k), &v[k])))
             break;
     if (rc == 0) {
-        qsort(v, k, sizeof *v, alert_order);
+        if (k) /* qsort(NULL, 0) is undefined */
+            qsort(v, k, sizeof *v, alert_order);
         for (size_t i = 1; rc == 0 && i < k; i++)
             if (!alert_order(&v[i - 1], &v[i]))
                 rc = -EINVAL;
