@@ -17,6 +17,54 @@
 
 #include "timefmt.h"
 
+static int is_hex_digit(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* Go's strconv.ParseFloat of s[0..n): decimal or hexadecimal (with a p
+ * exponent) numbers, '_' only between digits, "inf", "infinity", "nan" in
+ * any case. Underflow gives 0 like Go; overflow is -ERANGE.
+ * @return 0 and *f, -EINVAL or -ERANGE. */
+static int go_parse_float(const char *s, size_t n, double *f)
+{
+    char buf[128];
+    if (n == 0 || n >= sizeof buf)
+        return -EINVAL;
+    size_t sign = s[0] == '+' || s[0] == '-';
+    int hex = n > sign + 1 && s[sign] == '0' && (s[sign + 1] == 'x' || s[sign + 1] == 'X');
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '_') {
+            buf[len++] = s[i];
+            continue;
+        }
+        /* between digits, or between a base prefix and a digit */
+        int before = i > 0 && (hex ? is_hex_digit(s[i - 1]) || s[i - 1] == 'x' || s[i - 1] == 'X'
+                                   : s[i - 1] >= '0' && s[i - 1] <= '9');
+        int after =
+            i + 1 < n && (hex ? is_hex_digit(s[i + 1]) : s[i + 1] >= '0' && s[i + 1] <= '9');
+        if (!before || !after)
+            return -EINVAL;
+    }
+    buf[len] = '\0';
+    const char *d = buf + sign;
+    int numeric = (d[0] >= '0' && d[0] <= '9') || d[0] == '.';
+    if (!numeric && strcasecmp(d, "inf") && strcasecmp(d, "infinity") &&
+        (strcasecmp(d, "nan") || sign))
+        return -EINVAL; /* C would also take leading space and nan(...) */
+    if (hex && !strpbrk(d, "pP"))
+        return -EINVAL; /* Go's hexadecimal floats need an exponent */
+    char *end;
+    errno = 0;
+    *f = strtod(buf, &end);
+    if (*end != '\0')
+        return -EINVAL;
+    if (errno == ERANGE && isinf(*f))
+        return -ERANGE;
+    return 0;
+}
+
 /* Prometheus' convertToFloat: float64, int, or a string strconv.ParseFloat
  * accepts. */
 static int to_float(struct tmpl_call *c, const struct tmpl_value *v, double *f)
@@ -31,27 +79,11 @@ static int to_float(struct tmpl_call *c, const struct tmpl_value *v, double *f)
     }
     if (v->kind != TV_STRING)
         return tmpl__fnerr(c, "can't convert %s to float", tmpl__type_name(v));
-    char buf[128];
-    size_t n = v->u.s.len;
-    int ok = n > 0 && n < sizeof buf;
-    if (ok) {
-        memcpy(buf, v->u.s.p, n);
-        buf[n] = '\0';
-        const char *d = buf + (buf[0] == '+' || buf[0] == '-');
-        /* Go accepts digits, '.', inf, infinity and nan; C would also
-         * take leading space and nan(...) */
-        ok = (d[0] >= '0' && d[0] <= '9') || d[0] == '.' || !strcasecmp(d, "inf") ||
-             !strcasecmp(d, "infinity") || (!strcasecmp(d, "nan") && d == buf);
-    }
-    char *end = NULL;
-    if (ok) {
-        errno = 0;
-        *f = strtod(buf, &end);
-        ok = *end == '\0';
-    }
-    if (!ok || errno == ERANGE)
-        return tmpl__fnerr(c, "strconv.ParseFloat: parsing \"%.*s\": %s", (int)(n > 100 ? 100 : n),
-                     v->u.s.p, ok ? "value out of range" : "invalid syntax");
+    int rc = go_parse_float(v->u.s.p, v->u.s.len, f);
+    if (rc < 0)
+        return tmpl__fnerr(c, "strconv.ParseFloat: parsing \"%.*s\": %s",
+                           (int)(v->u.s.len > 100 ? 100 : v->u.s.len), v->u.s.p,
+                           rc == -ERANGE ? "value out of range" : "invalid syntax");
     return 0;
 }
 
