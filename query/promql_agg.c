@@ -409,17 +409,20 @@ struct pe_val pe_aggregate(struct pe_ctx *c, const struct promql_node *n, int64_
         param < 1)
         return out;
 
-    struct group *groups = pe_alloc(c, (in.vec.n + 1) * sizeof(*groups));
-    size_t ngroups = 0;
+    struct group *groups;
+    size_t ngroups = 0, gcap;
     struct pe_map map;
     struct pe_agg_cache *ac = NULL;
     size_t *step_group = NULL; /* group id -> index in groups + 1 */
     if (cv_label) {
         pe_map_init(c, &map, in.vec.n);
+        gcap = in.vec.n + 1;
     } else {
         ac = agg_cache(c, n);
         step_group = pe_alloc(c, (ac->ngid + in.vec.n + 1) * sizeof(*step_group));
+        gcap = ac->ngid + 8; /* the groups of earlier steps, usually all */
     }
+    groups = pe_alloc(c, gcap * sizeof(*groups));
     for (size_t i = 0; i < in.vec.n; i++) {
         struct pe_sample s = in.vec.v[i];
         pe_tick(c);
@@ -429,6 +432,12 @@ struct pe_val pe_aggregate(struct pe_ctx *c, const struct promql_node *n, int64_
                                                               : group_id(c, ac, &s.ls, id);
             int first = !step_group[gid];
             if (first) {
+                if (ngroups == gcap) {
+                    struct group *g = pe_alloc(c, 2 * gcap * sizeof(*g));
+                    memcpy(g, groups, ngroups * sizeof(*g));
+                    groups = g;
+                    gcap *= 2;
+                }
                 step_group[gid] = ++ngroups;
                 groups[ngroups - 1].ls = ac->gls[gid];
             }

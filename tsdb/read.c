@@ -86,7 +86,8 @@ struct tsdb_series_set {
     int64_t *ts;                      /* tsdb__series_set_samples' arrays */
     double *v;
     size_t cap;
-    struct tsdb__page_cache pc;
+    struct tsdb__page_cache pc;       /* compaction's reads */
+    struct tsdb__page_cache *pcs;     /* iterators': one per snapshot block */
 };
 
 static int entry_cmp(const void *a, const void *b)
@@ -231,6 +232,9 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
     free(set->ts);
     free(set->v);
     tsdb__page_cache_free(&set->pc);
+    for (size_t i = 0; set->pcs && i < set->snap->nblocks; i++)
+        tsdb__page_cache_free(&set->pcs[i]);
+    free(set->pcs);
     free(set);
 }
 
@@ -238,7 +242,8 @@ void tsdb_series_set_free(struct tsdb_series_set *set)
  * block first and the head last, so that on equal timestamps the newest
  * write wins. */
 static int gather(struct tsdb_series_set *set, size_t i, int64_t mint, int64_t maxt,
-                  int64_t **ts, double **v, size_t *len, size_t *cap)
+                  struct tsdb__page_cache *pcs, int64_t **ts, double **v, size_t *len,
+                  size_t *cap)
 {
     size_t a = set->first[i], b = i + 1 < set->n ? set->first[i + 1] : set->ne;
     int rc = 0;
@@ -249,7 +254,8 @@ static int gather(struct tsdb_series_set *set, size_t i, int64_t mint, int64_t m
             rc = tsdb__series_samples(src->s, &src->st, mint, maxt, ts, v, len, cap);
         else
             rc = tsdb__block_series_samples(set->snap->blocks[src->blk]->b, src->id, mint,
-                                            maxt, &set->pc, ts, v, len, cap);
+                                            maxt, pcs ? &pcs[src->blk] : &set->pc, ts, v,
+                                            len, cap);
     }
     if (!rc && b - a > 1)
         *len = tsdb__samples_sort_dedup(*ts, *v, *len);
@@ -259,7 +265,7 @@ static int gather(struct tsdb_series_set *set, size_t i, int64_t mint, int64_t m
 int tsdb__series_set_samples(struct tsdb_series_set *set, size_t i, const int64_t **ts,
                              const double **v, size_t *n)
 {
-    int rc = gather(set, i, set->mint, set->maxt, &set->ts, &set->v, n, &set->cap);
+    int rc = gather(set, i, set->mint, set->maxt, NULL, &set->ts, &set->v, n, &set->cap);
     *ts = set->ts;
     *v = set->v;
     return rc;
@@ -271,7 +277,10 @@ int tsdb__series_set_samples(struct tsdb_series_set *set, size_t i, const int64_
  * slab_ms) of the set's [mint, maxt], the slab's width adapting after each
  * decode so that it holds about `batch` samples. An open iterator thus
  * holds one batch of decoded samples, never the whole series. Chunks that
- * straddle a slab's edge are decoded once for each slab they overlap.
+ * straddle a slab's edge are decoded once for each slab they overlap; as
+ * no chunk spans two blocks, slabs end where a block does. The iterators
+ * of a set share one decompressed page per block (they take turns in
+ * series order, which is the order of the chunks in a block's pages).
  */
 #define ITER_DEFAULT_BATCH 1024
 #define ITER_FIRST_SLAB_MS (30 * 60 * 1000)
@@ -292,6 +301,8 @@ int tsdb_iter_open(struct tsdb_series_set *set, size_t i, struct tsdb_iter **out
 {
     if (i >= set->n)
         return -EINVAL;
+    if (!set->pcs && !(set->pcs = calloc(set->snap->nblocks + 1, sizeof *set->pcs)))
+        return -ENOMEM;
     struct tsdb_iter *it = calloc(1, sizeof *it);
     if (!it)
         return -ENOMEM;
@@ -319,6 +330,22 @@ void tsdb_iter_set_batch(struct tsdb_iter *it, size_t samples)
     it->batch = samples ? samples : 1;
 }
 
+/* The last timestamp of the block source of series i holding t, or
+ * INT64_MAX when none does. */
+static int64_t block_end(const struct tsdb_series_set *set, size_t i, int64_t t)
+{
+    size_t a = set->first[i], b = i + 1 < set->n ? set->first[i + 1] : set->ne;
+    for (size_t k = a; k < b; k++) {
+        const struct source *src = &set->e[k].src;
+        if (src->blk == SIZE_MAX)
+            continue;
+        const struct tsdb__blk *blk = set->snap->blocks[src->blk];
+        if (blk->mint <= t && t < blk->maxt)
+            return blk->maxt - 1;
+    }
+    return INT64_MAX;
+}
+
 /* Decodes slabs until one holds a sample or the range is exhausted. */
 static int refill(struct tsdb_iter *it)
 {
@@ -326,15 +353,20 @@ static int refill(struct tsdb_iter *it)
     while (it->pos >= it->len && !it->done) {
         int64_t lo = it->next, hi;
         /* unsigned: the range may span all of int64 */
-        if ((uint64_t)it->slab_ms > (uint64_t)set->maxt - (uint64_t)lo) {
+        if ((uint64_t)it->slab_ms > (uint64_t)set->maxt - (uint64_t)lo)
             hi = set->maxt;
-            it->done = 1;
-        } else {
+        else
             hi = lo + it->slab_ms - 1;
+        int64_t bend = block_end(set, it->series, lo);
+        if (bend < hi)
+            hi = bend;
+        if (hi == set->maxt)
+            it->done = 1;
+        else
             it->next = hi + 1;
-        }
         it->pos = 0;
-        int rc = gather(it->set, it->series, lo, hi, &it->ts, &it->v, &it->len, &it->cap);
+        int rc = gather(it->set, it->series, lo, hi, set->pcs, &it->ts, &it->v, &it->len,
+                        &it->cap);
         if (rc)
             return rc;
         double f = it->len ? (double)it->batch / (double)it->len : 4;
