@@ -728,6 +728,7 @@ void notifier_close(struct notifier *n, void (*cb)(void *arg), void *arg)
     n->closing = 1;
     n->close_cb = cb;
     n->close_arg = arg;
+    notify__am_stop(n->am); /* no httpc use after this returns */
     /* In-flight webhooks are cancelled and exec hooks killed; their
      * notifications stay in the outbox for the next start. */
     for (size_t i = 0; i < n->nits; i++)

@@ -51,7 +51,8 @@ void notifier_send(struct notifier *n, const struct alert_notification *a, size_
 void notifier_collect(struct notifier *n, struct selfmetrics *sm);
 
 /* Stops timers and in-flight deliveries (the outbox keeps them for the
- * next start) and frees n; cb(arg) runs once every handle is closed. */
+ * next start) and frees n; cb(arg) runs once every handle is closed. The
+ * httpc is not used after this returns (it may be closed right away). */
 void notifier_close(struct notifier *n, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -57,13 +57,20 @@ static void push_back(struct am_sender *s, char *alert)
     s->ring[(s->head + s->len++) % QUEUE_CAP] = alert;
 }
 
+void notify__am_stop(struct am_sender *s)
+{
+    for (size_t i = 0; i < s->neps; i++)
+        if (s->eps[i].busy) {
+            httpc_cancel(s->n->hc, s->eps[i].http_id);
+            s->eps[i].busy = 0;
+        }
+}
+
 static void free_endpoints(struct am_sender *s)
 {
-    for (size_t i = 0; i < s->neps; i++) {
-        if (s->eps[i].busy)
-            httpc_cancel(s->n->hc, s->eps[i].http_id);
+    notify__am_stop(s);
+    for (size_t i = 0; i < s->neps; i++)
         free(s->eps[i].url);
-    }
     free(s->eps);
     s->eps = NULL;
     s->neps = 0;

@@ -119,6 +119,8 @@ int notify__am_new(struct notifier *n, const struct notify_config *cfg,
 int notify__am_reload(struct am_sender *s, const struct notify_config *cfg);
 void notify__am_push(struct am_sender *s, const struct nalert *a, size_t n);
 void notify__am_collect(struct am_sender *s, struct selfmetrics *sm);
+/* Cancels the requests in flight (their batch is lost) and sends no more. */
+void notify__am_stop(struct am_sender *s);
 void notify__am_free(struct am_sender *s);
 
 /* ---- notify.c, for the modules above ---- */

@@ -25,6 +25,7 @@
 #include "httpc.h"
 #include "notify.h"
 #include "notify_int.h"
+#include "selfmetrics.h"
 #include "timefmt.h"
 
 static char dir[64], out[96], failflag[96];
@@ -385,6 +386,70 @@ static void test_timeout_and_max_age(void **state)
     config_free(&c2);
 }
 
+/* The value of the sample of the series starting with prefix in n's
+ * self-metrics, or -1. */
+static double metric(struct notifier *n, const char *prefix)
+{
+    struct selfmetrics sm;
+    struct http_buf b = {0};
+    sm_init(&sm);
+    notifier_collect(n, &sm);
+    assert_int_equal(sm_render(&sm, &b), 0);
+    double v = -1;
+    for (char *line = b.p; line && line < b.p + b.len; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            v = strtod(strchr(line, ' ') + 1, NULL);
+            break;
+        }
+    }
+    http_buf_free(&b);
+    sm_free(&sm);
+    return v;
+}
+
+static void test_alertmanager_queue(void **state)
+{
+    (void)state;
+    struct config c2;
+    struct config_errors e = {0};
+    static const char text[] =
+        "alerting:\n  alertmanagers: [{static_configs: [{targets: ['127.0.0.1:1']}]}]\n";
+    config_default(&c2);
+    assert_int_equal(config_parse(&c2, "t.yml", text, strlen(text), &e), 0);
+    assert_int_equal(notifier_new(&loop, hc, &c2.notify, dir, "", &cur), 0);
+    struct notifier *n = cur;
+    enum { N = 10100 };
+    static struct alert_notification a[N];
+    static struct tsdb_label l[N][1];
+    static struct tsdb_labels ls[N];
+    static char names[N][16];
+    struct tsdb_labels none = {0, NULL};
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "A%d", i);
+        l[i][0] = (struct tsdb_label){"alertname", names[i]};
+        ls[i] = (struct tsdb_labels){1, l[i]};
+        a[i] = (struct alert_notification){&ls[i], &none, 1000, 2000, 0, NULL};
+    }
+    notifier_send(n, a, N, timefmt_now_ms());
+    /* 10,000 fit; the oldest 100 were dropped; 64 went out as a batch. */
+    assert_true(metric(n, "vigil_alertmanager_notifications_dropped_total ") == 100);
+    assert_true(metric(n, "vigil_alertmanager_notifications_queue_length ") == 10000 - 64);
+    assert_true(metric(n, "vigil_alertmanagers_discovered ") == 1);
+    /* Nobody listens: every batch fails and is dropped, counted. */
+    int64_t end = timefmt_now_ms() + 20000;
+    while (metric(n, "vigil_alertmanager_notifications_queue_length ") > 0 &&
+           timefmt_now_ms() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    run_for(200);
+    assert_true(metric(n, "vigil_alertmanager_notifications_queue_length ") == 0);
+    assert_true(metric(n, "vigil_alertmanager_notifications_dropped_total ") == N);
+    assert_true(metric(n, "vigil_alertmanager_notifications_errors_total{alertmanager="
+                          "\"http://127.0.0.1:1/api/v2/alerts\"} ") == 10000);
+    stop(n);
+    config_free(&c2);
+}
+
 static void test_fingerprint_and_time(void **state)
 {
     (void)state;
@@ -408,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_and_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_max_age, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alertmanager_queue, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
