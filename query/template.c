@@ -2,7 +2,9 @@
  * labels and annotations (see template.h and docs/templates.md). Text and
  * {{actions}} become a tree of nodes; functions and variables are resolved
  * here, so an unknown function or undefined variable rejects the rule file
- * at load time, as Prometheus does. Execution is in template_exec.c. */
+ * at load time, as Prometheus does; what Go only finds when executing
+ * (arguments given to a non-function, nil as a command) is left to the
+ * executor, so every rule file Prometheus loads loads here too. Execution is in template_exec.c. */
 #include "template_int.h"
 
 #include <errno.h>
@@ -484,7 +486,7 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
                    struct token *stop /* OUT */)
 {
     struct tmpl_arg args[32];
-    size_t n = 0, first_end = 0;
+    size_t n = 0;
     for (;;) {
         struct token t;
         if (lex(p, &t) < 0)
@@ -505,19 +507,14 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
         memset(&args[n], 0, sizeof args[n]);
         if (operand(p, &t, &args[n]) < 0)
             return -1;
-        if (n > 0 && args[0].type != TA_FUNC)
-            return fail(p, t.start, "can't give argument to non-function %.*s",
-                        (int)(first_end - args[0].pos), p->src + args[0].pos);
         if (n++ == 0)
-            first_end = p->pos;
+            args[0].len = p->pos - args[0].pos;
     }
     if (stage > 0 && args[0].type != TA_FUNC)
         return fail(p, args[0].pos,
                     "non executable command in pipeline stage %zu: expected a function, "
                     "found %s",
                     stage + 1, arg_desc(&args[0]));
-    if (n == 1 && args[0].type == TA_NIL)
-        return fail(p, args[0].pos, "nil is not a command");
     cmd->pos = args[0].pos;
     cmd->args = palloc(p, n * sizeof *cmd->args);
     if (!cmd->args)
@@ -563,14 +560,12 @@ static int declaration(struct parser *p, struct tmpl_pipe *pipe, int max_decl)
         pipe->decl[i] = tok_text(p, vars[i]);
         if (!pipe->decl[i])
             return -1;
-        if (pipe->assign && !var_defined(p, pipe->decl[i], strlen(pipe->decl[i])))
-            return fail(p, vars[i]->start, "undefined variable \"%s\"", pipe->decl[i]);
     }
     return 0;
 }
 
-/* pipeline := [decl] command {"|" command} end. The declared variables
- * come into scope after the pipeline. */
+/* pipeline := [decl] command {"|" command} ["|"] end. The declared (or
+ * assigned) variables come into scope after the pipeline. */
 static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum tok end,
                                   int max_decl)
 {
@@ -588,6 +583,10 @@ static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum to
             return NULL;
         if (n == 0 && t.t == end)
             return fail(p, t.start, "missing value for %s", context), NULL;
+        if (t.t == end) { /* Go accepts a "|" before the end */
+            lex(p, &stop);
+            break;
+        }
         if (n == sizeof cmds / sizeof cmds[0])
             return fail(p, t.start, "too many commands in a pipeline (at most %zu)", n), NULL;
         if (command(p, end, n, &cmds[n], &stop) < 0)
@@ -601,10 +600,9 @@ static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum to
         return NULL;
     memcpy(pipe->cmds, cmds, n * sizeof *cmds);
     pipe->ncmds = n;
-    if (!pipe->assign)
-        for (int i = 0; i < pipe->ndecl; i++)
-            if (var_push(p, pipe->decl[i]) < 0)
-                return NULL;
+    for (int i = 0; i < pipe->ndecl; i++) /* Go: an assignment declares too */
+        if (var_push(p, pipe->decl[i]) < 0)
+            return NULL;
     return pipe;
 }
 

@@ -66,7 +66,9 @@ static int step(struct exec *x, size_t pos)
     return 0;
 }
 
-static int var_set(struct exec *x, const char *name, const struct tmpl_value *v, int declare)
+/* Declares name = v, or assigns v to the innermost name in scope. */
+static int var_set(struct exec *x, size_t pos, const char *name, const struct tmpl_value *v,
+                   int declare)
 {
     if (!declare) {
         for (size_t i = x->nvars; i-- > 0;)
@@ -74,6 +76,7 @@ static int var_set(struct exec *x, const char *name, const struct tmpl_value *v,
                 x->vars[i].v = *v;
                 return 0;
             }
+        return errf(x, pos, "undefined variable: %s", name);
     }
     if (x->nvars == x->vars_cap) {
         size_t cap = x->vars_cap ? x->vars_cap * 2 : 16;
@@ -209,6 +212,11 @@ static int eval_cmd(struct exec *x, const struct tmpl_cmd *cmd, const struct tmp
     if (step(x, cmd->pos) < 0)
         return -1;
     const struct tmpl_arg *first = &cmd->args[0];
+    if (first->type == TA_NIL)
+        return errf(x, cmd->pos, "nil is not a command");
+    if (first->type != TA_FUNC && cmd->nargs > 1)
+        return errf(x, cmd->args[1].pos, "can't give argument to non-function %.*s",
+                    (int)first->len, x->t->src + first->pos);
     if (first->type != TA_FUNC)
         return eval_arg(x, first, dot, out);
     struct tmpl_value args[34];
@@ -244,7 +252,7 @@ static int eval_pipe(struct exec *x, const struct tmpl_pipe *pipe, const struct 
         if (eval_cmd(x, &pipe->cmds[i], dot, i ? out : NULL, out) < 0)
             return -1;
     if (declare && pipe->ndecl == 1)
-        return var_set(x, pipe->decl[0], out, !pipe->assign);
+        return var_set(x, pipe->cmds[0].pos, pipe->decl[0], out, !pipe->assign);
     return 0;
 }
 
@@ -270,7 +278,7 @@ static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tm
         for (int64_t i = 0; i < v.u.i; i++) {
             struct tmpl_value e = {.kind = TV_INT, .u.i = i};
             if (step(x, n->pos) < 0 ||
-                (p->ndecl == 1 && var_set(x, p->decl[0], &e, !p->assign) < 0) ||
+                (p->ndecl == 1 && var_set(x, n->pos, p->decl[0], &e, !p->assign) < 0) ||
                 walk(x, n->list, &e) < 0)
                 return -1;
             x->nvars = scope;
@@ -296,10 +304,10 @@ static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tm
     for (size_t i = 0; i < len && rc == 0; i++) {
         struct tmpl_value key = str_value(sorted[i]->name), e = str_value(sorted[i]->value);
         if (p->ndecl == 2)
-            rc = var_set(x, p->decl[0], &key, !p->assign) ||
-                 var_set(x, p->decl[1], &e, !p->assign);
+            rc = var_set(x, n->pos, p->decl[0], &key, !p->assign) ||
+                 var_set(x, n->pos, p->decl[1], &e, !p->assign);
         else if (p->ndecl == 1)
-            rc = var_set(x, p->decl[0], &e, !p->assign);
+            rc = var_set(x, n->pos, p->decl[0], &e, !p->assign);
         if (rc == 0)
             rc = walk(x, n->list, &e);
         x->nvars = scope;
@@ -369,9 +377,10 @@ char *tmpl_exec(const struct tmpl *t, const struct tmpl_data *d, char *err, size
     struct tmpl_value ext = {.kind = TV_MAP, .u.map = d->external_labels};
     struct tmpl_value url = str_value(d->external_url);
     struct tmpl_value value = {.kind = TV_FLOAT, .u.f = d->value};
-    int rc = var_set(&x, "$", &root, 1) || var_set(&x, "$labels", &labels, 1) ||
-             var_set(&x, "$externalLabels", &ext, 1) || var_set(&x, "$externalURL", &url, 1) ||
-             var_set(&x, "$value", &value, 1) || tmpl__put(&x.out, "", 0);
+    int rc = var_set(&x, 0, "$", &root, 1) || var_set(&x, 0, "$labels", &labels, 1) ||
+             var_set(&x, 0, "$externalLabels", &ext, 1) ||
+             var_set(&x, 0, "$externalURL", &url, 1) || var_set(&x, 0, "$value", &value, 1) ||
+             tmpl__put(&x.out, "", 0);
     if (rc == 0)
         rc = walk(&x, t->root, &root);
     if (rc != 0 && !x.failed)

@@ -315,13 +315,24 @@ static int fn_urlquery(struct tmpl_call *c, const struct tmpl_value *a, size_t n
     return tmpl__ret_buf(c, &b, out);
 }
 
+int tmpl__fn_unsupported(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
+                         struct tmpl_value *out)
+{
+    (void)a;
+    (void)n;
+    (void)out;
+    return tmpl__fnerr(c, "not supported in Vigil's alert templates");
+}
+
 static const struct tmpl_func funcs[] = {
     {"and", 1, -1, fn_last, TF_AND},
+    {"call", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"eq", 2, -1, fn_eq, TF_EAGER},
     {"ge", 2, 2, fn_ge, TF_EAGER},
     {"gt", 2, 2, fn_gt, TF_EAGER},
     {"html", 0, -1, fn_html, TF_EAGER},
     {"index", 1, -1, fn_index, TF_EAGER},
+    {"js", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"le", 2, 2, fn_le, TF_EAGER},
     {"len", 1, 1, fn_len, TF_EAGER},
     {"lt", 2, 2, fn_lt, TF_EAGER},
@@ -331,6 +342,7 @@ static const struct tmpl_func funcs[] = {
     {"print", 0, -1, fn_print, TF_EAGER},
     {"printf", 1, -1, fn_printf, TF_EAGER},
     {"println", 0, -1, fn_println, TF_EAGER},
+    {"slice", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"urlquery", 0, -1, fn_urlquery, TF_EAGER},
 };
 

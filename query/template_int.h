@@ -101,6 +101,10 @@ static inline int tmpl__ret_bool(struct tmpl_value *out, int b)
     return 0;
 }
 
+/* A known function Vigil does not implement: fails when called. */
+int tmpl__fn_unsupported(struct tmpl_call *c, const struct tmpl_value *args, size_t nargs,
+                         struct tmpl_value *out /* OUT */);
+
 /* Prometheus' functions (template_prom.c). */
 extern const struct tmpl_func tmpl__prom_funcs[];
 extern const size_t tmpl__prom_nfuncs;
@@ -148,7 +152,7 @@ struct tmpl_pipe;
 
 struct tmpl_arg {
     enum tmpl_arg_type type;
-    size_t pos;
+    size_t pos, len; /* len: of the source text, set for a command's first */
     const char *name;            /* TA_VAR: the variable, "$" included */
     const struct tmpl_func *fn;  /* TA_FUNC */
     struct tmpl_pipe *pipe;      /* TA_PIPE */

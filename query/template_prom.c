@@ -671,21 +671,34 @@ static int fn_path_prefix(struct tmpl_call *c, const struct tmpl_value *a, size_
     return 0;
 }
 
+/* Prometheus' functions that query the store or build HTML are known, so
+ * rule files using them load as in Prometheus, but fail when executed. */
 const struct tmpl_func tmpl__prom_funcs[] = {
+    {"args", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"externalURL", 0, 0, fn_external_url, TF_EAGER},
+    {"first", 0, -1, tmpl__fn_unsupported, TF_EAGER},
+    {"graphLink", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"humanize", 1, 1, fn_humanize, TF_EAGER},
     {"humanize1024", 1, 1, fn_humanize1024, TF_EAGER},
     {"humanizeDuration", 1, 1, fn_humanize_duration, TF_EAGER},
     {"humanizePercentage", 1, 1, fn_humanize_percentage, TF_EAGER},
     {"humanizeTimestamp", 1, 1, fn_humanize_timestamp, TF_EAGER},
+    {"label", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"match", 2, 2, fn_match, TF_EAGER},
     {"parseDuration", 1, 1, fn_parse_duration, TF_EAGER},
     {"pathPrefix", 0, 0, fn_path_prefix, TF_EAGER},
+    {"query", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"reReplaceAll", 3, 3, fn_re_replace_all, TF_EAGER},
+    {"safeHtml", 0, -1, tmpl__fn_unsupported, TF_EAGER},
+    {"sortByLabel", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"stripDomain", 1, 1, fn_strip_domain, TF_EAGER},
     {"stripPort", 1, 1, fn_strip_port, TF_EAGER},
+    {"strvalue", 0, -1, tmpl__fn_unsupported, TF_EAGER},
+    {"tableLink", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"title", 1, 1, fn_title, TF_EAGER},
     {"toLower", 1, 1, fn_to_lower, TF_EAGER},
+    {"toTime", 0, -1, tmpl__fn_unsupported, TF_EAGER},
     {"toUpper", 1, 1, fn_to_upper, TF_EAGER},
+    {"value", 0, -1, tmpl__fn_unsupported, TF_EAGER},
 };
 const size_t tmpl__prom_nfuncs = sizeof tmpl__prom_funcs / sizeof tmpl__prom_funcs[0];

@@ -1,8 +1,9 @@
-/* test_template_promtool.c — alert templates expand to exactly what the
- * real Prometheus produces: every case is put in a rule file as an
- * annotation, `promtool test rules` reports what Prometheus expanded it to,
- * and tmpl_expand must give the same text (for failures: both fail).
- * Skipped when promtool is not installed (make deps-test installs it). */
+/* test_template_promtool.c — alert templates behave exactly as in the real
+ * Prometheus: every case is put in a rule file as an annotation, `promtool
+ * test rules` reports what Prometheus expanded it to, and tmpl_expand must
+ * give the same text (for failures: both fail); `promtool check rules`
+ * accepts exactly the templates tmpl_parse accepts. Skipped when promtool
+ * is not installed (make deps-test installs it). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -220,10 +221,65 @@ static void test_same_as_promtool(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Templates on either side of the load-time line: Prometheus rejects a
+ * rule file with the first kind and loads one with the second (whose
+ * errors show only when an alert fires); Vigil must decide the same. */
+static const char *const load_cases[] = {
+    "{{ foo }}", "{{ $x }}", "{{ if }}x{{ end }}", "{{", "{{ end }}", "{{ 1 | 2 }}", "{{ 1x }}",
+    "{{ 99999999999999999999 }}", "{{ 'ab' }}", "{{/* c */ x}}", "{{ $k, $v := 1 }}",
+    "{{ if 1 }}{{ else }}{{ else }}{{ end }}", "{{ with $x := 1 }}{{ end }}{{ $x }}",
+    "{{ range $k, $v, $w := $labels }}{{ end }}", "{{ humanize | | }}", "{{ \"abc }}",
+    "{{ if 1 }}", "{{ toDuration 1 }}", "{{ tmpl \"x\" . }}", "{{\xc2\xa0}}",
+    /* loaded by both */
+    "{{ 1 2 }}", "{{ nil }}", "{{ \"a\" | humanize 1 }}", "{{ $x = 1 }}", "{{ humanize | }}",
+    "{{ $labels.x.y }}", "{{ .Labels.x 1 }}", "{{ (1) 2 }}", "{{ $value 1 }}", "{{ . 1 }}",
+    "{{ humanize (1 2) }}", "{{ printf \"%d\" (nil) }}", "{{ .Nope }}", "{{ gt $value 1 }}",
+    "{{ $x = 1 }}{{ $x }}", "{{ with query \"up\" }}{{ . | first | value | humanize }}{{ end }}",
+    "{{ args 1 }}{{ safeHtml \"x\" }}{{ graphLink \"up\" }}{{ toTime 1 }}{{ js 1 }}",
+};
+
+static void test_loads_as_promtool(void **state)
+{
+    (void)state;
+    if (system("command -v promtool >/dev/null 2>&1") != 0)
+        skip();
+    char dir[] = "/tmp/vigil-template-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[600], cmd[800];
+    snprintf(path, sizeof path, "%s/one.yml", dir);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof load_cases / sizeof load_cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n"
+              "      t: ",
+              f);
+        yaml_quoted(f, load_cases[i]);
+        fputc('\n', f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "promtool check rules '%s' >/dev/null 2>&1", path);
+        int prom_loads = system(cmd) == 0;
+        struct tmpl *t = NULL;
+        char err[256];
+        int vigil_loads = tmpl_parse(load_cases[i], &t, err, sizeof err) == 0;
+        tmpl_free(t);
+        if (prom_loads != vigil_loads) {
+            print_error("[%s]: Prometheus %s it, Vigil %s it%s%s\n", load_cases[i],
+                        prom_loads ? "loads" : "rejects", vigil_loads ? "loads" : "rejects",
+                        vigil_loads ? "" : ": ", vigil_loads ? "" : err);
+            bad++;
+        }
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_promtool),
+        cmocka_unit_test(test_loads_as_promtool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
