@@ -258,4 +258,14 @@ check "vigil_notify_queue_length is 0 after delivery" \
 am_sent=$(metric "vigil_alertmanager_notifications_sent_total{alertmanager=\"http://127.0.0.1:$AP/api/v2/alerts\"}")
 check "vigil_alertmanager_notifications_sent_total counts alerts ($am_sent)" \
     [ "${am_sent:-0}" -gt 0 ]
+
+# ---- a reload with a broken route is refused, naming the line ----------------------
+sed 's/^    receiver: web$/    receiver: nobody/' "$TMP/vigil.yml" >"$TMP/vigil.yml.new"
+mv "$TMP/vigil.yml.new" "$TMP/vigil.yml"
+line=$(grep -n "receiver: nobody" "$TMP/vigil.yml" | cut -d: -f1)
+kill -HUP "$VPID"
+eventually 10 "SIGHUP with an undefined receiver is refused with file:line:col" \
+    grep -q "vigil.yml:$line:5: notifiers.route: undefined receiver \\\\\?\"nobody" "$TMP/vigild.log"
+check "vigild keeps running on the old configuration" \
+    curl -sf -m 2 -o /dev/null "http://127.0.0.1:$HP/-/ready"
 finish
