@@ -419,7 +419,7 @@ static void *grow(struct pe_ctx *c, void *old, size_t n, size_t *cap, size_t ele
     if (n < *cap)
         return old;
     size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = pe_alloc(c, ncap * elem);
+    void *p = alloc_raw(c, ncap * elem); /* callers write what they use */
     if (old)
         memcpy(p, old, n * elem);
     *cap = ncap;
@@ -720,17 +720,21 @@ static void window_drop(struct pe_ctx *c, struct pe_fetch *f, size_t i, size_t k
         s->p = f->st[i].buf;
 }
 
-static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, struct promql_point p)
+/* Appends the k points (ts, v) to series i's window. */
+static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, const int64_t *ts,
+                        const double *v, size_t k)
 {
     struct pe_series *s = &f->data.v[i];
     struct pe_stream *st = &f->st[i];
     size_t off = st->buf ? (size_t)(s->p - st->buf) : 0;
-    if (off + s->n == st->cap) {
-        if (st->cap && off >= s->n) {
-            /* at least half free: slide the window to the front */
+    if (off + s->n + k > st->cap) {
+        if (st->cap && s->n + k <= off) {
+            /* more than half free: slide the window to the front */
             memmove(st->buf, s->p, s->n * sizeof(*s->p));
         } else {
             size_t cap = st->cap ? st->cap * 2 : 4;
+            while (cap < 2 * (s->n + k))
+                cap *= 2;
             struct promql_point *b = malloc(cap * sizeof(*b));
             if (!b)
                 pe_fail(c, PROMQL_ERR_EXECUTION, "out of memory");
@@ -742,8 +746,9 @@ static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, struct p
         }
         s->p = st->buf;
     }
-    s->p[s->n++] = p;
-    hold_samples(c, 1, 1);
+    for (size_t j = 0; j < k; j++)
+        s->p[s->n++] = (struct promql_point){ts[j], v[j]};
+    hold_samples(c, k, 1);
 }
 
 /* Slides every window of the streamed selector f to (ref - f->width, ref]:
@@ -758,35 +763,37 @@ static void advance(struct pe_ctx *c, struct pe_fetch *f, int64_t ref)
     int64_t lo = ref - f->width;
     for (size_t i = 0; i < f->data.n; i++) {
         struct pe_series *s = &f->data.v[i];
-        struct pe_stream *st = &f->st[i];
+        struct tsdb_iter *it = f->st[i].it;
         pe_tick(c);
         size_t k = 0;
         while (k < s->n && s->p[k].t <= lo)
             k++;
         window_drop(c, f, i, k);
-        while (!st->eof) {
-            int rc;
-            if (!st->has_peek) {
-                rc = tsdb_iter_next(st->it, &st->peek.t, &st->peek.v);
-                if (rc < 0)
-                    read_failed(c, rc);
-                st->has_peek = rc;
-                st->eof = !rc;
-                continue;
-            }
-            if (st->peek.t > ref)
+        for (;;) {
+            const int64_t *ts;
+            const double *v;
+            size_t n, j = 0;
+            int rc = tsdb_iter_batch(it, &ts, &v, &n);
+            if (rc < 0)
+                read_failed(c, rc);
+            if (!n || ts[0] > ref)
                 break;
-            st->has_peek = 0;
-            if (st->peek.t <= lo) {
-                rc = tsdb_iter_seek(st->it, lo + 1);
-                if (rc < 0)
+            if (ts[0] <= lo) {
+                if ((rc = tsdb_iter_seek(it, lo + 1)) < 0)
                     read_failed(c, rc);
-                st->eof = !rc;
                 continue;
             }
-            if (f->last_only)
+            while (j < n && ts[j] <= ref)
+                j++;
+            if (f->last_only) {
                 window_drop(c, f, i, s->n);
-            window_push(c, f, i, st->peek);
+                window_push(c, f, i, ts + j - 1, v + j - 1, 1);
+            } else {
+                window_push(c, f, i, ts, v, j);
+            }
+            tsdb_iter_consume(it, j);
+            if (j < n)
+                break;
         }
     }
 }

@@ -79,14 +79,12 @@ struct pe_map {
     size_t *vals;
 };
 
-/* A streamed series: its iterator, the malloc'd buffer its window lives
- * in, and the first point after the window (peek), already read. */
+/* A streamed series: its iterator and the malloc'd buffer its window
+ * lives in. */
 struct pe_stream {
     struct tsdb_iter *it;
     struct promql_point *buf;
     size_t cap;
-    struct promql_point peek;
-    int has_peek, eof;
 };
 
 /* Data of one selector node for the whole query. Streamed (the default):

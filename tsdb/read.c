@@ -391,6 +391,20 @@ int tsdb_iter_next(struct tsdb_iter *it, int64_t *ts, double *value)
     return 1;
 }
 
+int tsdb_iter_batch(struct tsdb_iter *it, const int64_t **ts, const double **v, size_t *n)
+{
+    int rc = it->pos >= it->len ? refill(it) : 0;
+    *ts = it->ts + it->pos;
+    *v = it->v + it->pos;
+    *n = rc ? 0 : it->len - it->pos;
+    return rc;
+}
+
+void tsdb_iter_consume(struct tsdb_iter *it, size_t n)
+{
+    it->pos = n < it->len - it->pos ? it->pos + n : it->len;
+}
+
 int tsdb_iter_seek(struct tsdb_iter *it, int64_t ts)
 {
     for (;;) {

@@ -131,11 +131,46 @@ static void test_seek(void **state)
     tsdb_series_set_free(set);
 }
 
+/* Bulk reading sees the same samples as tsdb_iter_next, and mixes with it. */
+static void test_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct tsdb_series_set *set;
+    assert_int_equal(tsdb_select(f->snap, &f->m, 1, INT64_MIN, INT64_MAX, &set), 0);
+    struct tsdb_iter *it;
+    assert_int_equal(tsdb_iter_open(set, 0, &it), 0);
+    tsdb_iter_set_batch(it, 64);
+    int64_t want = 0, t;
+    double x;
+    for (int round = 0;; round++) {
+        const int64_t *ts;
+        const double *v;
+        size_t n;
+        assert_int_equal(tsdb_iter_batch(it, &ts, &v, &n), 0);
+        if (!n)
+            break;
+        size_t take = round % 2 ? n : (n + 1) / 2;
+        for (size_t i = 0; i < take; i++, want += 1000) {
+            assert_int_equal(ts[i], want);
+            assert_true(v[i] == value_at(want));
+        }
+        tsdb_iter_consume(it, take);
+        if (round % 3 == 0 && tsdb_iter_next(it, &t, &x) == 1) {
+            assert_int_equal(t, want);
+            want += 1000;
+        }
+    }
+    assert_int_equal(want, (NBLOCK + NHEAD) * 1000);
+    tsdb_iter_free(it);
+    tsdb_series_set_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batches_read_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seek, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
