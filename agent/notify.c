@@ -30,10 +30,12 @@ struct rnode {
  * its group_by labels. */
 struct agroup {
     char *key;                      /* route key ":" group labels */
+    uint64_t key_hash;
     const struct rnode *route;
     json_t *labels;                 /* the group_by labels */
     struct nalert *alerts;
     size_t n, cap;
+    struct u64map alert_index;      /* fingerprint -> index in alerts */
     int64_t next_flush_ms;
 };
 
@@ -130,6 +132,7 @@ static void group_free(struct agroup *g)
     for (size_t i = 0; i < g->n; i++)
         notify__alert_free(&g->alerts[i]);
     free(g->alerts);
+    u64map_free(&g->alert_index);
     json_decref(g->labels);
     free(g->key);
     free(g);
@@ -157,7 +160,9 @@ static struct agroup *group_for(struct notifier *n, const struct rnode *r,
     if (!gls || asprintf(&key, "%s:%s", r->key, gls) < 0)
         key = NULL;
     free(gls);
-    for (size_t i = 0; key && i < n->ngroups; i++)
+    uint64_t h = key ? u64map_hash_str(key) : 0;
+    size_t pos = 0, i;
+    while (key && u64map_next(&n->group_index, h, &pos, &i))
         if (strcmp(n->groups[i]->key, key) == 0) {
             free(key);
             json_decref(gl);
@@ -165,14 +170,16 @@ static struct agroup *group_for(struct notifier *n, const struct rnode *r,
         }
     struct agroup *g = key ? calloc(1, sizeof *g) : NULL;
     struct agroup **gs = g ? realloc(n->groups, (n->ngroups + 1) * sizeof *gs) : NULL;
-    if (!gs) {
+    if (gs)
+        n->groups = gs;
+    if (!gs || u64map_put(&n->group_index, h, n->ngroups) != 0) {
         free(g);
         free(key);
         json_decref(gl);
         return NULL;
     }
-    n->groups = gs;
     g->key = key;
+    g->key_hash = h;
     g->route = r;
     g->labels = gl;
     g->next_flush_ms = now_ms + r->cfg->group_wait_ms;
@@ -180,12 +187,27 @@ static struct agroup *group_for(struct notifier *n, const struct rnode *r,
     return g;
 }
 
+/* Frees group i, moving the last group into its place. */
+static void group_remove(struct notifier *n, size_t i)
+{
+    size_t last = n->ngroups - 1;
+    u64map_del(&n->group_index, n->groups[i]->key_hash, i);
+    group_free(n->groups[i]);
+    if (i != last) {
+        u64map_del(&n->group_index, n->groups[last]->key_hash, last);
+        u64map_put(&n->group_index, n->groups[last]->key_hash, i); /* a slot was freed */
+        n->groups[i] = n->groups[last];
+    }
+    n->ngroups--;
+}
+
 /* Adds a (copied) alert to g, replacing the one with its fingerprint. */
 static int group_add(struct agroup *g, const struct nalert *a)
 {
-    size_t i = 0;
-    while (i < g->n && g->alerts[i].fp != a->fp)
-        i++;
+    size_t pos = 0, i = g->n, j;
+    while (i == g->n && u64map_next(&g->alert_index, a->fp, &pos, &j))
+        if (g->alerts[j].fp == a->fp)
+            i = j;
     if (i == g->n) {
         if (g->n == g->cap) {
             size_t cap = g->cap ? g->cap * 2 : 4;
@@ -195,6 +217,8 @@ static int group_add(struct agroup *g, const struct nalert *a)
             g->alerts = p;
             g->cap = cap;
         }
+        if (u64map_put(&g->alert_index, a->fp, i) != 0)
+            return -ENOMEM;
         g->n++;
     } else {
         notify__alert_free(&g->alerts[i]);
@@ -287,10 +311,7 @@ static void flush_integration(struct notifier *n, struct agroup *g, struct integ
 {
     char *key;
     struct nflog e;
-    uint64_t h = 14695981039346656037ull; /* FNV-1a of the group key: bounded size */
-    for (const unsigned char *p = (const unsigned char *)g->key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    if (asprintf(&key, "%s\x1f%016llx", it->dest, (unsigned long long)h) < 0)
+    if (asprintf(&key, "%s\x1f%016llx", it->dest, (unsigned long long)g->key_hash) < 0)
         return;
     int have = nflog_get(n, key, &e);
     if (!needs_update(&e, have, fps, nf, fps + nf, nr, it->send_resolved,
@@ -354,13 +375,17 @@ static int flush_group(struct notifier *n, struct agroup *g, int64_t now_ms)
         if (strcmp(n->its[i]->receiver, g->route->cfg->receiver) == 0)
             flush_integration(n, g, n->its[i], fps, nf, nr, now_ms);
     free(fps);
-    /* Resolved alerts were notified: they leave the group. */
+    /* Resolved alerts were notified: they leave the group. The index is
+     * rebuilt in place: it held more entries before, so puts cannot fail. */
     size_t k = 0;
+    u64map_clear(&g->alert_index);
     for (size_t i = 0; i < g->n; i++)
-        if (notify__alert_resolved(&g->alerts[i], now_ms))
+        if (notify__alert_resolved(&g->alerts[i], now_ms)) {
             notify__alert_free(&g->alerts[i]);
-        else
+        } else {
+            u64map_put(&g->alert_index, g->alerts[i].fp, k);
             g->alerts[k++] = g->alerts[i];
+        }
     g->n = k;
     g->next_flush_ms = now_ms + g->route->cfg->group_interval_ms;
     return k == 0;
@@ -373,12 +398,10 @@ static void on_tick(uv_timer_t *t)
     struct notifier *n = t->data;
     int64_t now = notify__now();
     for (size_t i = 0; i < n->ngroups;)
-        if (n->groups[i]->next_flush_ms <= now && flush_group(n, n->groups[i], now)) {
-            group_free(n->groups[i]);
-            n->groups[i] = n->groups[--n->ngroups];
-        } else {
+        if (n->groups[i]->next_flush_ms <= now && flush_group(n, n->groups[i], now))
+            group_remove(n, i);
+        else
             i++;
-        }
     for (size_t i = 0; i < n->nits; i++)
         notify__integration_run(n->its[i], now);
     notify__schedule(n);
@@ -629,6 +652,7 @@ int notifier_reload(struct notifier *n, const struct notify_config *cfg)
     size_t nold = n->ngroups;
     n->groups = NULL;
     n->ngroups = 0;
+    u64map_clear(&n->group_index);
     struct notify_config prev = n->cfg;
     struct rnode *prev_routes = n->routes;
     n->cfg = next;
@@ -645,6 +669,8 @@ int notifier_reload(struct notifier *n, const struct notify_config *cfg)
         n->routes = prev_routes;
         n->groups = old;
         n->ngroups = nold;
+        for (size_t i = 0; i < nold; i++)
+            u64map_put(&n->group_index, old[i]->key_hash, i); /* fits: cleared */
         sync_integrations(n);
         notify__am_reload(n->am, &n->cfg);
         return rc;
@@ -709,6 +735,7 @@ void notify__handle_closed(struct notifier *n)
     for (size_t i = 0; i < n->ngroups; i++)
         group_free(n->groups[i]);
     free(n->groups);
+    u64map_free(&n->group_index);
     free_routes(n);
     outbox_close(n->ob);
     notify_config_free(&n->cfg);

@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "outbox.h"
 #include "selfmetrics.h"
+#include "u64map.h"
 
 /* An alert as the notifier keeps it (its own copy). */
 struct nalert {
@@ -142,6 +143,7 @@ struct notifier {
     size_t nits;
     struct agroup **groups;
     size_t ngroups;
+    struct u64map group_index;      /* hash of a group's key -> index */
     struct am_sender *am;
     uint64_t dropped_unknown;       /* outbox entries of removed receivers */
 };

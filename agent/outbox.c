@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "u64map.h"
+
 #define MAGIC "VIGILOB1"
 #define MAGIC_LEN 8
 #define HDR 8                       /* u32 len, u32 crc */
@@ -37,6 +39,7 @@ struct outbox {
     size_t npend, cappend;
     struct state *states;
     size_t nstates, capstates;
+    struct u64map state_index;      /* hash of a key -> index in states */
     uint64_t dead;                  /* records no longer needed */
 };
 
@@ -85,7 +88,8 @@ static uint64_t get64(const unsigned char *p)
 
 static struct state *find_state(const struct outbox *ob, const char *key)
 {
-    for (size_t i = 0; i < ob->nstates; i++)
+    size_t pos = 0, i;
+    while (u64map_next(&ob->state_index, u64map_hash_str(key), &pos, &i))
         if (strcmp(ob->states[i].key, key) == 0)
             return &ob->states[i];
     return NULL;
@@ -100,9 +104,17 @@ static int apply_state(struct outbox *ob, const char *key, const void *value, si
     if (!len) {
         if (!s)
             return 0;
+        size_t i = (size_t)(s - ob->states), last = ob->nstates - 1;
+        u64map_del(&ob->state_index, u64map_hash_str(s->key), i);
         free(s->key);
         free(s->value);
-        *s = ob->states[--ob->nstates];
+        if (i != last) { /* the last state moves into the hole */
+            uint64_t h = u64map_hash_str(ob->states[last].key);
+            u64map_del(&ob->state_index, h, last);
+            u64map_put(&ob->state_index, h, i); /* slots were freed: cannot fail */
+            *s = ob->states[last];
+        }
+        ob->nstates--;
         return 1;
     }
     void *v = malloc(len);
@@ -127,7 +139,8 @@ static int apply_state(struct outbox *ob, const char *key, const void *value, si
         ob->capstates = cap;
     }
     char *k = strdup(key);
-    if (!k) {
+    if (!k || u64map_put(&ob->state_index, u64map_hash_str(key), ob->nstates) != 0) {
+        free(k);
         free(v);
         return -ENOMEM;
     }
@@ -418,6 +431,7 @@ void outbox_close(struct outbox *ob)
     }
     free(ob->pend);
     free(ob->states);
+    u64map_free(&ob->state_index);
     free(ob->path);
     free(ob->dir);
     free(ob);
