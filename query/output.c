@@ -346,13 +346,23 @@ void output_format_value(double v, char *buf, size_t cap)
 
 void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap)
 {
+    char tmp[32];
     uint64_t t = ts_ms < 0 ? (uint64_t)0 - (uint64_t)ts_ms : (uint64_t)ts_ms;
-    const char *sign = ts_ms < 0 ? "-" : "";
-    if (t % 1000)
-        snprintf(buf, cap, "%s%llu.%03u", sign, (unsigned long long)(t / 1000),
-                 (unsigned)(t % 1000));
-    else
-        snprintf(buf, cap, "%s%llu", sign, (unsigned long long)(t / 1000));
+    size_t n = 0;
+    if (ts_ms < 0)
+        tmp[n++] = '-';
+    n += format_uint(t / 1000, tmp + n);
+    unsigned ms = (unsigned)(t % 1000);
+    if (ms) {
+        tmp[n++] = '.';
+        tmp[n++] = (char)('0' + ms / 100);
+        tmp[n++] = (char)('0' + ms / 10 % 10);
+        tmp[n++] = (char)('0' + ms % 10);
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = '\0';
 }
 
 /* Decodes one UTF-8 sequence at s. @return its length and *cp, or 0 when
@@ -451,12 +461,23 @@ int output_labels_ptr_cmp(const void *x, const void *y)
                              *(const struct tsdb_labels *const *)y);
 }
 
-static void json_point(FILE *f, const struct output_sample *s)
+/* Writes [ts,"value"], preceded by a comma unless first. */
+static void json_point(FILE *f, const struct output_sample *s, int first)
 {
-    char ts[32], v[40];
-    output_format_timestamp(s->ts_ms, ts, sizeof ts);
-    output_format_value(s->value, v, sizeof v);
-    fprintf(f, "[%s,\"%s\"]", ts, v);
+    char p[80];
+    size_t n = 0;
+    if (!first)
+        p[n++] = ',';
+    p[n++] = '[';
+    output_format_timestamp(s->ts_ms, p + n, 32);
+    n += strlen(p + n);
+    p[n++] = ',';
+    p[n++] = '"';
+    output_format_value(s->value, p + n, 40);
+    n += strlen(p + n);
+    p[n++] = '"';
+    p[n++] = ']';
+    fwrite(p, 1, n, f);
 }
 
 static void write_json(FILE *f, const struct output_result *r)
@@ -475,14 +496,11 @@ static void write_json(FILE *f, const struct output_result *r)
         }
         if (r->type == OUTPUT_VECTOR) {
             fputs("},\"value\":", f);
-            json_point(f, &s->samples[0]);
+            json_point(f, &s->samples[0], 1);
         } else {
             fputs("},\"values\":[", f);
-            for (size_t j = 0; j < s->n; j++) {
-                if (j)
-                    putc(',', f);
-                json_point(f, &s->samples[j]);
-            }
+            for (size_t j = 0; j < s->n; j++)
+                json_point(f, &s->samples[j], j == 0);
             putc(']', f);
         }
         putc('}', f);

@@ -2,7 +2,8 @@
  * prints them (Go's strconv.FormatFloat(v, 'f', -1, 64), 'e' below 1e-6
  * and from 1e21): a table of Go's outputs over integers, fractions, ties,
  * powers of two, tiny and huge magnitudes, NaN and infinities, and random
- * values that must read back exactly with the fewest digits that do. */
+ * values that must read back exactly with the fewest digits that do; and
+ * timestamps as Prometheus prints them. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,11 +143,28 @@ static void test_random_round_trip(void **state)
     }
 }
 
+/* Timestamps: seconds, and milliseconds only when not zero. */
+static void test_timestamps(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ms;
+        const char *want;
+    } cases[] = {{0, "0"},         {1, "0.001"},     {1000, "1"},    {1700000000500, "1700000000.500"},
+                 {12, "0.012"},    {-1500, "-1.500"}, {-1000, "-1"}, {INT64_MAX, "9223372036854775.807"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char buf[32];
+        output_format_timestamp(cases[i].ms, buf, sizeof buf);
+        assert_string_equal(buf, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_go_table),
         cmocka_unit_test(test_random_round_trip),
+        cmocka_unit_test(test_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
