@@ -145,12 +145,39 @@ int notify__am_reload(struct am_sender *s, const struct notify_config *cfg)
     return rc;
 }
 
+/* a's labels after alerting.alert_relabel_configs: a new reference, or
+ * NULL when the rules drop the alert (or on ENOMEM, logged). */
+static json_t *relabel(const struct notify_config *c, const struct nalert *a)
+{
+    if (!c->nalert_relabel)
+        return json_incref(a->labels);
+    struct relabel_labels ls = {0};
+    const char *k;
+    json_t *v, *out = NULL;
+    int rc = 0;
+    json_object_foreach(a->labels, k, v)
+        rc |= relabel_labels_set(&ls, k, json_string_value(v));
+    if (!rc)
+        rc = relabel_apply(c->alert_relabel, c->nalert_relabel, &ls);
+    if (rc == 1 && (out = json_object()))
+        for (size_t i = 0; i < ls.len; i++)
+            json_object_set_new(out, ls.v[i].name, json_string(ls.v[i].value));
+    if (rc < 0 || (rc == 1 && !out))
+        vlog(VLOG_ERROR, "notify: out of memory relabeling an alert", NULL);
+    relabel_labels_free(&ls);
+    return out;
+}
+
 void notify__am_push(struct am_sender *s, const struct nalert *a, size_t n)
 {
     if (!s->neps)
         return;
     for (size_t i = 0; i < n; i++) {
-        json_t *j = notify__alert_v2(&a[i]);
+        struct nalert b = a[i];
+        if (!(b.labels = relabel(&s->n->cfg, &a[i])))
+            continue;
+        json_t *j = notify__alert_v2(&b);
+        json_decref(b.labels);
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         if (text)

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "scrape_config.h"
 #include "strlit.h"
 #include "timefmt.h"
 
@@ -44,6 +45,11 @@ static void free_route(struct notify_route *r)
 
 static void free_alertmanagers(struct notify_config *c)
 {
+    for (size_t i = 0; i < c->nalert_relabel; i++)
+        relabel_rule_free(&c->alert_relabel[i]);
+    free(c->alert_relabel);
+    c->alert_relabel = NULL;
+    c->nalert_relabel = 0;
     for (size_t i = 0; i < c->nalertmanagers; i++) {
         struct notify_alertmanager *a = &c->alertmanagers[i];
         free_strings(a->targets, a->ntargets);
@@ -175,7 +181,11 @@ int notify_config_copy(struct notify_config *dst, const struct notify_config *sr
     dst->max_age_ms = src->max_age_ms;
     int rc = alloc_array((void **)&dst->alertmanagers, src->nalertmanagers,
                          sizeof *dst->alertmanagers) |
-             alloc_array((void **)&dst->receivers, src->nreceivers, sizeof *dst->receivers);
+             alloc_array((void **)&dst->receivers, src->nreceivers, sizeof *dst->receivers) |
+             alloc_array((void **)&dst->alert_relabel, src->nalert_relabel,
+                         sizeof *dst->alert_relabel);
+    for (size_t i = 0; !rc && i < src->nalert_relabel; i++, dst->nalert_relabel++)
+        rc = relabel_rule_copy(&dst->alert_relabel[i], &src->alert_relabel[i]) != 0;
     for (size_t i = 0; !rc && i < src->nalertmanagers; i++, dst->nalertmanagers++) {
         const struct notify_alertmanager *s = &src->alertmanagers[i];
         struct notify_alertmanager *d = &dst->alertmanagers[i];
@@ -301,6 +311,7 @@ enum nkind {
     N_MATCHERS,   /* struct notify_matcher * at off, count at off2 */
     N_MAP,        /* sub-table on base + off */
     N_LIST,       /* list of mappings, see struct nlist */
+    N_RELABEL,    /* struct relabel_rule * at off, count at off2 */
 };
 
 struct nlist;
@@ -392,11 +403,12 @@ static const struct nlist am_list = {am_keys, am_unsupported, sizeof(struct noti
 
 #define AL(f) offsetof(struct notify_config, f)
 static const struct nkey alerting_keys[] = {
+    {"alert_relabel_configs", N_RELABEL, AL(alert_relabel), AL(nalert_relabel), NULL,
+     "a list of relabel rules"},
     {"alertmanagers", N_LIST, AL(alertmanagers), AL(nalertmanagers), &am_list,
      "a list of {static_configs: [{targets: [HOST:PORT]}]}"},
     NEND,
 };
-static const char *const alerting_unsupported[] = {"alert_relabel_configs", NULL};
 
 #define WH(f) offsetof(struct notify_webhook, f)
 static const struct nkey webhook_keys[] = {
@@ -773,7 +785,7 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
             config__error(w, n, "bad number '%s' for %s: %s", s, path, k->hint);
         break;
     case N_STRLIST: case N_ARGV: case N_GROUP_BY: case N_ENV: case N_MATCHERS: case N_MAP:
-    case N_LIST:
+    case N_LIST: case N_RELABEL:
         break; /* not scalars: see set() */
     }
 }
@@ -798,6 +810,10 @@ static void set(struct config_walk *w, const yaml_node_t *n, const struct nkey *
         break;
     case N_LIST:
         set_list(w, n, k, base, path);
+        break;
+    case N_RELABEL:
+        scrape_config__parse_relabel(w, n, (struct relabel_rule **)((char *)base + k->off),
+                                     (size_t *)((char *)base + k->off2), path);
         break;
     case N_STR: case N_URL: case N_SCHEME: case N_API: case N_DURATION: case N_DURATION0:
     case N_BOOL: case N_U64:
@@ -874,7 +890,7 @@ static const yaml_node_t *lookup(struct config_walk *w, const yaml_node_t *n, co
 void notify_config__parse_alerting(struct config_walk *w, struct notify_config *c,
                                    const yaml_node_t *n)
 {
-    static const struct nlist alerting = {alerting_keys, alerting_unsupported, 0, NULL, NULL};
+    static const struct nlist alerting = {alerting_keys, no_keys, 0, NULL, NULL};
     free_alertmanagers(c);
     walk(w, n, &alerting, c, "alerting");
 }

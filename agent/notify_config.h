@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "relabel.h"
 #include "tsdb.h"
 
 /* One alerting.alertmanagers entry: every static target gets the alerts. */
@@ -75,6 +76,10 @@ struct notify_route {
 };
 
 struct notify_config {
+    struct relabel_rule *alert_relabel; /* alerting.alert_relabel_configs:
+                                           applied to alerts sent to
+                                           Alertmanagers; prepared */
+    size_t nalert_relabel;
     struct notify_alertmanager *alertmanagers;
     size_t nalertmanagers;
     struct notify_receiver *receivers;

@@ -747,6 +747,24 @@ static void walk(struct config_walk *w, const yaml_node_t *n, const struct skey 
 
 /* ---- sections ------------------------------------------------------------ */
 
+struct rule_list {
+    struct relabel_rule *v;
+    size_t n;
+};
+
+void scrape_config__parse_relabel(struct config_walk *w, const yaml_node_t *n,
+                                  struct relabel_rule **rules, size_t *nrules,
+                                  const char *path)
+{
+    static const struct skey k = {"relabel_configs", S_RELABEL, offsetof(struct rule_list, v),
+                                  offsetof(struct rule_list, n), NULL, NULL,
+                                  "a list of relabel rules"};
+    struct rule_list l = {*rules, *nrules};
+    set_relabel(w, n, &k, &l, path);
+    *rules = l.v;
+    *nrules = l.n;
+}
+
 void scrape_config__parse_global(struct config_walk *w, struct scrape_config *sc,
                                  const yaml_node_t *n)
 {

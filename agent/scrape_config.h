@@ -88,5 +88,11 @@ void scrape_config__parse_global(struct config_walk *w, struct scrape_config *sc
                                  const struct yaml_node_s *n);
 void scrape_config__parse_jobs(struct config_walk *w, struct scrape_config *sc,
                                const struct yaml_node_s *n);
+/* For notify_config.c (alerting.alert_relabel_configs): parses the list of
+ * relabel rules at n, appending prepared rules to *rules / *nrules; path
+ * names the list in messages. */
+void scrape_config__parse_relabel(struct config_walk *w, const struct yaml_node_s *n,
+                                  struct relabel_rule **rules, size_t *nrules,
+                                  const char *path);
 
 #endif

@@ -1,12 +1,13 @@
 #!/bin/sh
 # notify_e2e.sh — a real bin/vigild fires alerts from a rule file and
 # delivers them on loopback: to a real Alertmanager (its /api/v2/alerts
-# shows them), to a webhook receiver that answers 500 until it recovers
+# shows them, after alert_relabel_configs), to a webhook receiver that answers 500 until it recovers
 # (with a kill -9 of vigild while it fails: after the restart each page
 # arrives exactly once), to an exec hook whose argv is full of shell
 # metacharacters (nothing but the configured program runs, the argv
 # arrives verbatim, VIGIL_* variables, the payload on stdin), a resolved
-# notification, the Alertmanager v4 payload shape, the self-metrics.
+# notification, the Alertmanager v4 payload shape, the self-metrics, a
+# SIGHUP with a broken route refused with file:line:col.
 VIGILD="${VIGIL_BIN:?}/vigild"
 SEND="$VIGIL_BIN/bench/statsd_load"
 HELPER="$(cd "$(dirname "$0")" && pwd)/notify_helper.py"
@@ -110,6 +111,12 @@ statsd:
 rules:
   resend_delay: 2s
 alerting:
+  alert_relabel_configs:
+    - source_labels: [alertname]
+      regex: HookTest
+      action: drop
+    - target_label: via
+      replacement: vigil
   alertmanagers:
     - static_configs: [{targets: ['127.0.0.1:$AP']}]
 notifiers:
@@ -164,12 +171,15 @@ sys.exit(0 if ok else 1)' "$1"
 }
 eventually 20 "Alertmanager shows BlogDown from vigild" am_has BlogDown
 eventually 5 "Alertmanager shows DiskFull from vigild" am_has DiskFull
-check "BlogDown's annotation and generatorURL in Alertmanager" sh -c "
+check "alert_relabel_configs dropped HookTest on the way to Alertmanager" sh -c "
+    ! curl -sf -m 2 'http://127.0.0.1:$AP/api/v2/alerts' | grep -q HookTest"
+check "BlogDown's annotation, relabeled labels and generatorURL in Alertmanager" sh -c "
     curl -sf -m 2 'http://127.0.0.1:$AP/api/v2/alerts?filter=alertname=\"BlogDown\"' |
     python3 -c '
 import json, sys
 a = json.load(sys.stdin)[0]
 assert a[\"annotations\"][\"summary\"] == \"blog is down (value 1)\", a
+assert a[\"labels\"][\"via\"] == \"vigil\", a
 assert a[\"generatorURL\"].startswith(\"http://127.0.0.1:$HP/graph?g0.expr=\"), a
 '"
 

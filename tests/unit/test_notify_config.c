@@ -24,6 +24,12 @@ static int parse(struct config *c, const char *text, struct config_errors *e)
 
 static const char full[] =
     "alerting:\n"
+    "  alert_relabel_configs:\n"
+    "    - source_labels: [severity]\n"
+    "      regex: ticket\n"
+    "      action: drop\n"
+    "    - target_label: via\n"
+    "      replacement: vigil\n"
     "  alertmanagers:\n"
     "    - static_configs:\n"
     "        - targets: ['127.0.0.1:9093', 'am2:9093']\n"
@@ -67,6 +73,11 @@ static const char full[] =
 
 static void check_full(const struct notify_config *n)
 {
+    assert_int_equal(n->nalert_relabel, 2);
+    assert_int_equal(n->alert_relabel[0].action, RELABEL_DROP);
+    assert_string_equal(n->alert_relabel[0].source_labels[0], "severity");
+    assert_string_equal(n->alert_relabel[1].target_label, "via");
+    assert_non_null(n->alert_relabel[1].re); /* prepared, also in the copy */
     assert_int_equal(n->nalertmanagers, 2);
     const struct notify_alertmanager *a = &n->alertmanagers[0];
     assert_int_equal(a->ntargets, 3);
@@ -218,8 +229,14 @@ static void test_matchers(void **state)
 
 /* One problem per file: the first error line must contain want. */
 static const struct { const char *text, *want; } errors[] = {
-    {"alerting:\n  alert_relabel_configs: []\n",
-     "vigil.yml:2:3: 'alert_relabel_configs' in alerting is not supported by Vigil"},
+    {"alerting:\n  alert_relabel_configs: [{action: bogus}]\n",
+     "vigil.yml:2:36: unknown relabel action 'bogus' for "
+     "alerting.alert_relabel_configs[0].action"},
+    {"alerting:\n  alert_relabel_configs: [{action: hashmod, target_label: x}]\n",
+     "vigil.yml:2:27: alerting.alert_relabel_configs[0]: relabel configuration for hashmod "
+     "requires non-zero modulus"},
+    {"alerting:\n  alertmanagers:\n    - alert_relabel_configs: []\n",
+     "vigil.yml:3:7: 'alert_relabel_configs' in alerting.alertmanagers[0] is not supported"},
     {"alerting:\n  alertmanagers:\n    - static_configs: [{targets: [am:9093]}]\n"
      "      api_version: v1\n",
      "vigil.yml:4:20: api_version 'v1' is not supported by alerting.alertmanagers[0]"},
