@@ -135,6 +135,18 @@ static struct bound scaled_bound(uint64_t l, int y, int z)
         r.frac = n % d != 0;
         return r;
     }
+    if (z <= 21 && y > -128) { /* l * 10^z < 2^55 * 2^70: 128 bits do */
+        unsigned __int128 n = (unsigned __int128)l * pow10_u64[z > 19 ? 19 : z];
+        if (z > 19)
+            n *= pow10_u64[z - 19];
+        if (y >= 0) {
+            r.floor = (uint64_t)(n << y);
+        } else {
+            r.frac = (n & (((unsigned __int128)1 << -y) - 1)) != 0;
+            r.floor = (uint64_t)(n >> -y);
+        }
+        return r;
+    }
     struct u256 n = {{l, 0, 0, 0}};
     for (; z >= 19; z -= 19)
         u256_mul(&n, pow10_u64[19]);
@@ -192,9 +204,13 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
     uint64_t d = 0;
     int nd = 0, point = 0, sticky = 0;
     if (ip) {
-        while (nd < 21 && ip >= (unsigned __int128)pow10_u64[nd % 19] *
-                                    (nd >= 19 ? pow10_u64[19] : 1))
-            nd++;
+        if (ip >> 64 == 0)
+            while (nd < 20 && (uint64_t)ip >= pow10_u64[nd])
+                nd++;
+        else
+            while (nd < 21 && ip >= (unsigned __int128)pow10_u64[nd % 19] *
+                                        (nd >= 19 ? pow10_u64[19] : 1))
+                nd++;
         point = nd;
         if (nd > 18) {
             unsigned __int128 div = pow10_u64[nd - 18];
@@ -204,6 +220,17 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
         } else {
             d = (uint64_t)ip;
         }
+    }
+    if (fbits <= 60) { /* frac * 10 fits 64 bits */
+        uint64_t f64 = (uint64_t)frac, m64 = (uint64_t)fmask;
+        for (; nd < 18 && f64; nd += d != 0) {
+            f64 *= 10;
+            d = d * 10 + (f64 >> fbits);
+            f64 &= m64;
+            if (!d)
+                point--;
+        }
+        frac = f64;
     }
     for (; nd < 18 && frac; nd += d != 0) {
         frac *= 10;
@@ -220,11 +247,11 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
                           !(m & 1)};
     if (m == UINT64_C(1) << 52 && (bits >> 52) > 1)
         in.lo = scaled_bound(4 * m - 1, e - 2, z); /* the double below is nearer */
-    /* the smallest k with a candidate in the interval, by halving */
-    int lo = 1, hi = 17, best_k = 17;
+    /* the smallest k with a candidate in the interval, by halving; most
+     * values that are not integers need 15 to 17 digits: 15 first */
+    int lo = 1, hi = 17, best_k = 17, k = 15;
     uint64_t best = 0;
-    while (lo <= hi) {
-        int k = (lo + hi) / 2;
+    for (; lo <= hi; k = (lo + hi) / 2) {
         uint64_t unit = pow10_u64[18 - k], r = d % unit, c = d - r, half = unit / 2;
         int ok_down = (r == 0 && !sticky) || in_interval(&in, c);
         int ok_up = (r || sticky) && in_interval(&in, c + unit);
@@ -244,21 +271,21 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
     }
     (void)best_k;
     /* best / 10^(18-best_k) has best_k digits, or one more if it carried */
-    int n = 0;
-    char tmp[24];
+    (void)best_k;
     *dp = point;
     if (best >= pow10_u64[18]) { /* 10^18: rounding up carried */
         best /= 10;
         (*dp)++;
     }
-    for (int i = 0; i < 18; i++, best /= 10)
-        tmp[i] = (char)('0' + (int)(best % 10));
-    int first = 17;
-    int last = 0;
-    while (last < 18 && tmp[last] == '0')
-        last++;
-    for (int i = first; i >= last; i--)
-        out[n++] = tmp[i];
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    for (int i = 16; i >= 0; i -= 2, best /= 100)
+        memcpy(out + i, pairs + 2 * (best % 100), 2);
+    int n = 18;
+    while (n > 1 && out[n - 1] == '0')
+        n--;
     return n;
 }
 
@@ -271,20 +298,21 @@ static size_t fixed_notation(int neg, const char *dig, int nd, int dp, char *buf
     if (dp <= 0) {
         buf[n++] = '0';
         buf[n++] = '.';
-        for (int i = dp; i < 0; i++)
-            buf[n++] = '0';
-        for (int i = 0; i < nd; i++)
-            buf[n++] = dig[i];
-    } else {
-        for (int i = 0; i < dp; i++)
-            buf[n++] = i < nd ? dig[i] : '0';
-        if (nd > dp) {
-            buf[n++] = '.';
-            for (int i = dp; i < nd; i++)
-                buf[n++] = dig[i];
-        }
+        memset(buf + n, '0', (size_t)-dp);
+        n += (size_t)-dp;
+        memcpy(buf + n, dig, (size_t)nd);
+        return n + (size_t)nd;
     }
-    return n;
+    if (nd <= dp) {
+        memcpy(buf + n, dig, (size_t)nd);
+        memset(buf + n + nd, '0', (size_t)(dp - nd));
+        return n + (size_t)dp;
+    }
+    memcpy(buf + n, dig, (size_t)dp);
+    n += (size_t)dp;
+    buf[n++] = '.';
+    memcpy(buf + n, dig + dp, (size_t)(nd - dp));
+    return n + (size_t)(nd - dp);
 }
 
 static size_t format_uint(uint64_t u, char *buf)
