@@ -183,8 +183,8 @@ static void run_closed(uv_handle_t *h)
         else
             snprintf(why, sizeof why, "exit status %lld", (long long)r->status);
         r->it->run = NULL;
-        finished(r->it, r->exited && !r->timed_out && !r->term_signal && r->status == 0
-                            ? DELIVERED : RETRY, why);
+        finished(r->it, !r->timed_out && !r->term_signal && r->status == 0 ? DELIVERED : RETRY,
+                 why);
     }
     free(r->payload);
     free(r);
@@ -209,11 +209,20 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
     close_run(r);
 }
 
+/* Kills the hook and whatever it started: it leads its own process group. */
+static void kill_run(struct exec_run *r)
+{
+    if (r->exited || r->proc.pid <= 0) /* never kill(0 or -1, ...) */
+        return;
+    if (kill(-r->proc.pid, SIGKILL) != 0)
+        uv_process_kill(&r->proc, SIGKILL);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
     struct exec_run *r = t->data;
     r->timed_out = 1;
-    uv_process_kill(&r->proc, SIGKILL);
+    kill_run(r);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -295,6 +304,7 @@ static int exec_start(struct integration *it)
     o.env = env;
     o.stdio = stdio;
     o.stdio_count = 3;
+    o.flags = UV_PROCESS_DETACHED; /* setsid: a process group to kill at the timeout */
     int rc = uv_spawn(n->loop, &r->proc, &o);
     for (char **e = env; *e; e++)
         free(*e);
@@ -309,6 +319,7 @@ static int exec_start(struct integration *it)
         vlog(VLOG_ERROR, "notify: exec hook failed to start", "dest=%s err=%s", it->dest,
              uv_strerror(rc));
         r->status = -1;
+        r->exited = 1; /* nothing to kill */
         close_run(r); /* reports the failure from run_closed */
         return 0;
     }
@@ -347,8 +358,7 @@ void notify__integration_free(struct integration *it)
         httpc_cancel(it->n->hc, it->http_id);
     if (it->run) {
         it->run->it = NULL;
-        if (!it->run->exited)
-            uv_process_kill(&it->run->proc, SIGKILL);
+        kill_run(it->run);
     }
     for (size_t i = 0; i < it->nq; i++)
         free(it->q[i].payload);

@@ -386,6 +386,24 @@ static void test_timeout_and_max_age(void **state)
     config_free(&c2);
 }
 
+static void test_missing_program(void **state)
+{
+    (void)state;
+    struct config c2;
+    make_config(&c2, "hook", "min_backoff: 50ms, max_backoff: 100ms");
+    free(c2.notify.receivers[0].execs[0].argv[0]);
+    c2.notify.receivers[0].execs[0].argv[0] = strdup("/nonexistent/vigil-hook");
+    assert_int_equal(notifier_new(&loop, hc, &c2.notify, dir, "", &cur), 0);
+    struct notifier *n = cur;
+    send_alert(n, "Missing", "a", 0);
+    run_for(500);
+    assert_true(n->its[0]->failed >= 2); /* retried, and vigild still alive */
+    assert_int_equal(n->its[0]->sent, 0);
+    assert_int_equal(n->its[0]->nq, 1);
+    stop(n);
+    config_free(&c2);
+}
+
 /* The value of the sample of the series starting with prefix in n's
  * self-metrics, or -1. */
 static double metric(struct notifier *n, const char *prefix)
@@ -474,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_max_age, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alertmanager_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_program, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
