@@ -95,20 +95,40 @@ static void on_alerts(void *arg, const struct alert_notification *a, size_t n, i
         fx->firing_sent += !a[i].resolved;
 }
 
-static void on_stop_timer(uv_timer_t *t)
+static double query_now(struct fixture *fx, const char *q);
+static const struct alert *first_alert(struct rules_mgr *m, const char *group,
+                                       const char *rule);
+
+typedef int (*cond_fn)(struct fixture *fx, struct rules_mgr *m);
+
+struct poll {
+    uv_timer_t t;
+    struct fixture *fx;
+    struct rules_mgr *m;
+    cond_fn cond;
+    int ticks, met;
+};
+
+static void on_poll(uv_timer_t *t)
 {
-    uv_stop(t->loop);
+    struct poll *p = t->data;
+    p->met = p->cond(p->fx, p->m);
+    if (p->met || --p->ticks == 0)
+        uv_stop(t->loop);
 }
 
-/* Runs the loop for ms of wall-clock time. */
-static void run_for(struct fixture *fx, uint64_t ms)
+/* Runs the loop until cond holds (checked every 20 ms) or 5 s passed.
+ * @return 1 if it held. */
+static int run_until(struct fixture *fx, struct rules_mgr *m, cond_fn cond)
 {
-    uv_timer_t t;
-    uv_timer_init(&fx->loop, &t);
-    uv_timer_start(&t, on_stop_timer, ms, 0);
+    struct poll p = {.fx = fx, .m = m, .cond = cond, .ticks = 250};
+    uv_timer_init(&fx->loop, &p.t);
+    p.t.data = &p;
+    uv_timer_start(&p.t, on_poll, 20, 20);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&t, NULL);
+    uv_close((uv_handle_t *)&p.t, NULL);
     uv_run(&fx->loop, UV_RUN_NOWAIT);
+    return p.met;
 }
 
 static struct rules_mgr *start(struct fixture *fx)
@@ -181,12 +201,19 @@ static const char fast_rules[] =
     "        expr: vector(1)\n"
     "        for: 1h\n";
 
+/* Both alerts of fast_rules exist and Always reached the notifier. */
+static int fast_alerts(struct fixture *fx, struct rules_mgr *m)
+{
+    return fx->firing_sent && first_alert(m, "fast", "Slow") &&
+           first_alert(m, "fast", "Always");
+}
+
 static void test_evaluates_stores_and_notifies(void **state)
 {
     struct fixture *fx = *state;
     use_rules(fx, "fast.yml", fast_rules);
     struct rules_mgr *m = start(fx);
-    run_for(fx, 550);
+    assert_true(run_until(fx, m, fast_alerts));
     assert_true(query_now(fx, "r:two") == 2); /* read r:one of the same evaluation */
     assert_true(query_now(fx, "ALERTS{alertname=\"Always\",alertstate=\"firing\"}") == 1);
     assert_true(query_now(fx, "ALERTS{alertname=\"Slow\",alertstate=\"pending\"}") == 1);
@@ -207,10 +234,16 @@ static void test_evaluates_stores_and_notifies(void **state)
              fx->dir);
     const char *ev = strstr(b.p, want);
     assert_non_null(ev);
-    assert_true(atoi(ev + strlen(want)) >= 12); /* 4 rules, 3 or more iterations */
+    assert_true(atoi(ev + strlen(want)) >= 4); /* every rule at least once */
     http_buf_free(&b);
     sm_free(&sm);
     stop(fx, m);
+}
+
+static int added_stored(struct fixture *fx, struct rules_mgr *m)
+{
+    (void)m;
+    return query_now(fx, "r:added") == 7;
 }
 
 static void test_reload_keeps_alert_state(void **state)
@@ -218,9 +251,8 @@ static void test_reload_keeps_alert_state(void **state)
     struct fixture *fx = *state;
     use_rules(fx, "fast.yml", fast_rules);
     struct rules_mgr *m = start(fx);
-    run_for(fx, 350);
+    assert_true(run_until(fx, m, fast_alerts));
     const struct alert *a = first_alert(m, "fast", "Slow");
-    assert_non_null(a);
     int64_t active_at = a->active_at_ms;
 
     char more[sizeof fast_rules + 128];
@@ -230,10 +262,9 @@ static void test_reload_keeps_alert_state(void **state)
     struct rule_set rs;
     char *errors = NULL;
     assert_int_equal(rules_mgr_load(&fx->cfg, fx->cfg_path, NULL, &rs, &errors), 0);
-    rules_mgr_apply(m, &rs, &fx->cfg);
-    run_for(fx, 350);
+    rules_mgr_apply(m, &rs, &fx->cfg); /* swapped in once no evaluation runs */
+    assert_true(run_until(fx, m, added_stored));
     assert_int_equal(rules_mgr_rules(m)->ngroups, 2);
-    assert_true(query_now(fx, "r:added") == 7);
     a = first_alert(m, "fast", "Slow");
     assert_int_equal(a->state, ALERT_PENDING);
     assert_int_equal(a->active_at_ms, active_at); /* no lost `for` time */
@@ -245,7 +276,7 @@ static void test_pending_alert_survives_restart(void **state)
     struct fixture *fx = *state;
     use_rules(fx, "fast.yml", fast_rules);
     struct rules_mgr *m = start(fx);
-    run_for(fx, 350);
+    assert_true(run_until(fx, m, fast_alerts));
     int64_t active_at = first_alert(m, "fast", "Slow")->active_at_ms;
     assert_true(active_at > 0);
     stop(fx, m); /* saves the state file */
@@ -259,13 +290,18 @@ static void test_pending_alert_survives_restart(void **state)
     stop(fx, m);
 }
 
+static int watchdog_sent(struct fixture *fx, struct rules_mgr *m)
+{
+    return fx->firing_sent && first_alert(m, "vigil-builtin", "Watchdog");
+}
+
 static void test_builtin_watchdog(void **state)
 {
     struct fixture *fx = *state;
     fx->cfg.rules_watchdog = 1;
     fx->cfg.scrape.global.evaluation_interval_ms = 100;
     struct rules_mgr *m = start(fx); /* no rule_files: the built-in group only */
-    run_for(fx, 350);
+    assert_true(run_until(fx, m, watchdog_sent));
     const struct alert *a = first_alert(m, "vigil-builtin", "Watchdog");
     assert_non_null(a);
     assert_int_equal(a->state, ALERT_FIRING);
