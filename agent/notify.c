@@ -438,45 +438,59 @@ static struct integration *find_integration(struct notifier *n, const char *dest
 }
 
 /* Makes n->its match n->cfg's receivers, keeping the queues of the
- * integrations that still exist and dropping the others' notifications. */
+ * integrations that still exist and dropping the others' notifications.
+ * On ENOMEM n->its is left as it was. */
 static int sync_integrations(struct notifier *n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n->cfg.nreceivers; i++)
         total += n->cfg.receivers[i].nwebhooks + n->cfg.receivers[i].nexecs;
     struct integration **its = calloc(total + 1, sizeof *its);
-    if (!its)
-        return -ENOMEM;
+    unsigned char *fresh = calloc(total + 1, 1);
     size_t k = 0;
-    for (size_t i = 0; i < n->cfg.nreceivers; i++) {
+    int rc = its && fresh ? 0 : -ENOMEM;
+    for (size_t i = 0; !rc && i < n->cfg.nreceivers; i++) {
         const struct notify_receiver *r = &n->cfg.receivers[i];
-        for (int kind = 0; kind < 2; kind++) {
+        for (int kind = 0; !rc && kind < 2; kind++) {
             size_t cnt = kind == INTEGRATION_WEBHOOK ? r->nwebhooks : r->nexecs;
-            for (size_t j = 0; j < cnt; j++) {
+            for (size_t j = 0; !rc && j < cnt; j++) {
                 struct integration *it = notify__integration_new(n, r->name, kind, j);
                 struct integration *old = it ? find_integration(n, it->dest) : NULL;
                 if (old) {
                     notify__integration_free(it);
                     it = old;
-                    for (size_t x = 0; x < n->nits; x++)
-                        if (n->its[x] == old)
-                            n->its[x] = NULL;
                 }
-                if (!it) {
-                    while (k)
-                        notify__integration_free(its[--k]);
-                    free(its);
-                    return -ENOMEM;
-                }
-                notify__integration_bind(it, r, j);
-                its[k++] = it;
+                if (!it)
+                    rc = -ENOMEM;
+                else
+                    fresh[k] = !old, its[k++] = it;
             }
         }
+    }
+    if (rc) {
+        while (k--)
+            if (fresh[k])
+                notify__integration_free(its[k]);
+        free(its);
+        free(fresh);
+        return rc;
+    }
+    /* Bind the kept and new ones; drop what is not kept. */
+    size_t at = 0;
+    for (size_t i = 0; i < n->cfg.nreceivers; i++) {
+        const struct notify_receiver *r = &n->cfg.receivers[i];
+        for (size_t j = 0; j < r->nwebhooks; j++)
+            notify__integration_bind(its[at++], r, j);
+        for (size_t j = 0; j < r->nexecs; j++)
+            notify__integration_bind(its[at++], r, j);
     }
     int64_t now = notify__now();
     for (size_t i = 0; i < n->nits; i++) {
         struct integration *it = n->its[i];
-        if (!it)
+        size_t x = 0;
+        while (x < k && its[x] != it)
+            x++;
+        if (x < k)
             continue;
         for (size_t j = 0; j < it->nq; j++) {
             outbox_done(n->ob, it->q[j].id, now);
@@ -484,6 +498,7 @@ static int sync_integrations(struct notifier *n)
         }
         notify__integration_free(it);
     }
+    free(fresh);
     free(n->its);
     n->its = its;
     n->nits = k;
