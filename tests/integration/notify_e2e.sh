@@ -278,4 +278,10 @@ eventually 10 "SIGHUP with an undefined receiver is refused with file:line:col" 
     grep -q "vigil.yml:$line:5: notifiers.route: undefined receiver \\\\\?\"nobody" "$TMP/vigild.log"
 check "vigild keeps running on the old configuration" \
     curl -sf -m 2 -o /dev/null "http://127.0.0.1:$HP/-/ready"
+
+kill -TERM "$VPID"
+n=100; while kill -0 "$VPID" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+wait "$VPID"; rc=$?
+check "vigild stops cleanly on SIGTERM with notifiers running (rc=$rc)" [ $rc = 0 ]
+check "no sanitizer report in vigild's log" sh -c "! grep -q Sanitizer '$TMP/vigild.log'"
 finish
