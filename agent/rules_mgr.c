@@ -86,6 +86,8 @@ struct group_run {
     uint64_t t0_ns;
     size_t next;                 /* the first rule not queried yet */
     int running;
+    int timer_closed;            /* freed by whichever of the timer's close
+                                    and the evaluation's end comes last */
     uint64_t state_sig;          /* of its alerts when the state was saved */
     uint64_t evals, failures, iterations, missed;
 };
@@ -93,7 +95,7 @@ struct group_run {
 /* Settings from the configuration, swapped in with the rule set. */
 struct settings {
     struct tsdb_label *ext;      /* external labels, sorted, owned */
-    size_t next;
+    size_t n_ext;
     char *external_url;
     int64_t resend_delay_ms;
 };
@@ -219,7 +221,7 @@ int rules_mgr_load(const struct config *cfg, const char *config_path, const char
 
 static void settings_free(struct settings *s)
 {
-    for (size_t i = 0; i < s->next; i++) {
+    for (size_t i = 0; i < s->n_ext; i++) {
         free((char *)s->ext[i].name);
         free((char *)s->ext[i].value);
     }
@@ -241,16 +243,16 @@ static int settings_from(struct settings *s, const struct config *cfg)
     s->ext = calloc(gl->nexternal_labels + 1, sizeof *s->ext);
     if (!s->ext)
         return -ENOMEM;
-    for (; s->next < gl->nexternal_labels; s->next++) {
-        s->ext[s->next].name = strdup(gl->external_labels[s->next].name);
-        s->ext[s->next].value = strdup(gl->external_labels[s->next].value);
-        if (!s->ext[s->next].name || !s->ext[s->next].value) {
-            s->next++;
+    for (; s->n_ext < gl->nexternal_labels; s->n_ext++) {
+        s->ext[s->n_ext].name = strdup(gl->external_labels[s->n_ext].name);
+        s->ext[s->n_ext].value = strdup(gl->external_labels[s->n_ext].value);
+        if (!s->ext[s->n_ext].name || !s->ext[s->n_ext].value) {
+            s->n_ext++;
             settings_free(s);
             return -ENOMEM;
         }
     }
-    qsort(s->ext, s->next, sizeof *s->ext, label_cmp);
+    qsort(s->ext, s->n_ext, sizeof *s->ext, label_cmp);
     size_t cap = strlen(cfg->external_url) + strlen(cfg->http_listen) + 8;
     if (!(s->external_url = malloc(cap))) {
         settings_free(s);
@@ -388,7 +390,7 @@ static void finish_eval(struct group_run *run)
     struct rule_group *g = run->g;
     g->last_eval_ms = run->t;
     g->last_eval_seconds = (double)(uv_hrtime() - run->t0_ns) / 1e9;
-    struct tsdb_labels ext = {m->set.next, m->set.ext};
+    struct tsdb_labels ext = {m->set.n_ext, m->set.ext};
     rule_group_send(g, run->t, m->set.resend_delay_ms, &ext, m->set.external_url, on_notify, m);
     uint64_t sig = alert_sig(g);
     if (sig != run->state_sig) {
@@ -410,11 +412,13 @@ static void after_query(uv_work_t *w, int status)
         batch_free(b);
         run->running = 0;
         m->running--;
+        if (run->timer_closed)
+            free(run);
         maybe_closed(m);
         return;
     }
     struct rule_env env = apply_env(m);
-    struct tsdb_labels ext = {m->set.next, m->set.ext};
+    struct tsdb_labels ext = {m->set.n_ext, m->set.ext};
     env.external_labels = &ext;
     for (size_t k = 0; k < b->n; k++) {
         struct rule *r = &run->g->rules[b->first + k];
@@ -528,7 +532,9 @@ static void on_timer_closed(uv_handle_t *h)
 {
     struct group_run *run = h->data;
     struct rules_mgr *m = run->m;
-    free(run);
+    run->timer_closed = 1;
+    if (!run->running)
+        free(run);
     m->handles--;
     maybe_closed(m);
 }

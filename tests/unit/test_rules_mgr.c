@@ -309,6 +309,42 @@ static void test_builtin_watchdog(void **state)
     stop(fx, m);
 }
 
+/* A self-metric of the group "slow" rendered by rules_mgr_collect. */
+static double slow_metric(struct fixture *fx, struct rules_mgr *m, const char *name)
+{
+    struct selfmetrics sm;
+    struct http_buf b = {0};
+    char want[256];
+    sm_init(&sm);
+    rules_mgr_collect(m, &sm);
+    assert_int_equal(sm_render(&sm, &b), 0);
+    assert_int_equal(http_buf_append(&b, "", 1), 0);
+    snprintf(want, sizeof want, "%s{rule_group=\"%s/slow.yml;slow\"} ", name, fx->dir);
+    const char *p = strstr(b.p, want);
+    double v = p ? atof(p + strlen(want)) : -1;
+    http_buf_free(&b);
+    sm_free(&sm);
+    return v;
+}
+
+/* The slow group skipped a slot and its evaluation still runs. */
+static int missed_while_running(struct fixture *fx, struct rules_mgr *m)
+{
+    return slow_metric(fx, m, "vigil_rule_group_iterations_missed_total") >= 1 &&
+           slow_metric(fx, m, "vigil_rule_evaluations_total") == 0;
+}
+
+static void test_slow_group_misses_and_closes_mid_evaluation(void **state)
+{
+    struct fixture *fx = *state;
+    use_rules(fx, "slow.yml", "groups:\n  - name: slow\n    interval: 100ms\n    rules:\n"
+                              "      - record: r:slow\n"
+                              "        expr: count_over_time(vector(1)[30m:1ms])\n");
+    struct rules_mgr *m = start(fx);
+    assert_true(run_until(fx, m, missed_while_running));
+    stop(fx, m); /* the query in flight finishes; its result is dropped */
+}
+
 static void test_check_reports_file_and_line(void **state)
 {
     struct fixture *fx = *state;
@@ -330,6 +366,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_alert_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_alert_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builtin_watchdog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_group_misses_and_closes_mid_evaluation, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_file_and_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
