@@ -233,8 +233,18 @@ static void on_written(uv_write_t *w, int status)
         uv_close((uv_handle_t *)&r->in, run_closed);
 }
 
+/* 1 if env[0..n) sets the variable of "NAME=value" kv already. */
+static int env_has(char *const *env, size_t n, const char *kv)
+{
+    size_t len = strcspn(kv, "=");
+    for (size_t i = 0; i < n; i++)
+        if (env[i] && strncmp(env[i], kv, len) == 0 && env[i][len] == '=')
+            return 1;
+    return 0;
+}
+
 /* VIGIL_* variables from the payload, then the configured ones, then
- * vigild's own environment. */
+ * vigild's own environment, each name once (the first one wins). */
 static char **exec_env(const struct integration *it, const char *payload)
 {
     size_t nenv = 0;
@@ -257,9 +267,11 @@ static char **exec_env(const struct integration *it, const char *payload)
                     json_array_size(json_object_get(doc, "alerts"))) < 0;
     json_decref(doc);
     for (size_t i = 0; i < it->exec->nenv; i++)
-        bad |= !(env[k++] = strdup(it->exec->env[i]));
+        if (!env_has(env, k, it->exec->env[i]))
+            bad |= !(env[k++] = strdup(it->exec->env[i]));
     for (size_t i = 0; i < nenv; i++)
-        bad |= !(env[k++] = strdup(environ[i]));
+        if (!env_has(env, k, environ[i]))
+            bad |= !(env[k++] = strdup(environ[i]));
     if (bad) {
         for (size_t i = 0; i < k; i++)
             free(env[i]);

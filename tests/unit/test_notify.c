@@ -88,6 +88,7 @@ static int setup(void **state)
     snprintf(failflag, sizeof failflag, "%s/fail", dir);
     mkdir(out, 0700);
     make_config(&cfg, "hook", "min_backoff: 50ms, max_backoff: 200ms");
+    setenv("OUT", "/nonexistent", 1); /* the configured env must win */
     uv_loop_init(&loop);
     return httpc_new(&loop, &hc);
 }
