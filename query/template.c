@@ -141,6 +141,13 @@ static size_t scan_number(const char *s)
     return i;
 }
 
+/* 1 if s may follow a word (identifier, field, variable, dot), as in Go:
+ * white space, the end, ".,|:()" or "}}". */
+static int at_terminator(const char *s)
+{
+    return *s == '\0' || is_space(*s) || strchr(".,|:()", *s) || (s[0] == '}' && s[1] == '}');
+}
+
 /* Reads the next token inside an action. @return 0, or -1 (error set). */
 static int lex(struct parser *p, struct token *t /* OUT */)
 {
@@ -218,6 +225,13 @@ static int lex(struct parser *p, struct token *t /* OUT */)
         return fail(p, i, "unrecognized character in action: U+%04X", (unsigned)cp);
     }
     p->pos = t->end;
+    if ((t->t == K_IDENT || t->t == K_FIELD || t->t == K_VAR || t->t == K_DOT) &&
+        !at_terminator(s + t->end)) {
+        uint32_t cp;
+        tmpl__rune_at((const unsigned char *)s + t->end, strlen(s + t->end), &cp);
+        return fail(p, t->end, "bad character U+%04X after \"%.*s\": expected a space, \"|\", "
+                    "\")\" or \"}}\"", (unsigned)cp, (int)(t->end - t->start), s + t->start);
+    }
     return 0;
 }
 
@@ -275,16 +289,17 @@ static int var_defined(const struct parser *p, const char *s, size_t n)
 static int number_value(struct parser *p, const struct token *t, struct tmpl_value *lit)
 {
     char buf[128], tmp[128];
-    size_t n = 0;
     if (t->end - t->start >= sizeof buf)
         return fail(p, t->start, "number too long (at most %zu characters)", sizeof buf - 1);
-    for (size_t i = t->start; i < t->end; i++)
-        if (p->src[i] != '_')
-            buf[n++] = p->src[i];
-    buf[n] = '\0';
+    if (tmpl__go_digits(p->src + t->start, t->end - t->start, buf, sizeof buf) < 0)
+        return fail(p, t->start, "illegal number syntax: \"%.*s\": '_' must separate digits",
+                    (int)(t->end - t->start), p->src + t->start);
     const char *digits = buf + (buf[0] == '+' || buf[0] == '-');
     int hex = digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X');
     int is_float = strpbrk(buf, hex ? ".pP" : ".eE") != NULL;
+    if (hex && is_float && !strpbrk(buf, "pP"))
+        return fail(p, t->start, "illegal number syntax: \"%s\": a hexadecimal float needs "
+                    "a p exponent", buf);
     const char *from = buf;
     char *end;
     errno = 0;
@@ -411,6 +426,7 @@ static int operand(struct parser *p, const struct token *t, struct tmpl_arg *a)
             if (!a->fn)
                 return fail(p, t->start, "function \"%.*s\" not defined",
                             (int)(t->end - t->start), p->src + t->start);
+            return field_chain(p, a); /* fn.x: the field of fn's result, as in Go */
         }
         return 0;
     case K_DOT:
@@ -509,8 +525,16 @@ static int command(struct parser *p, enum tok end, size_t stage, struct tmpl_cmd
             return -1;
         if (n++ == 0)
             args[0].len = p->pos - args[0].pos;
+        struct token next; /* Go: operands are separated by spaces */
+        if (peek(p, &next) < 0)
+            return -1;
+        if (!next.space_before && next.t != K_RDELIM && next.t != K_RPAREN && next.t != K_PIPE)
+            return fail(p, next.start, "unexpected \"%.*s\" in operand: expected a space before it",
+                        (int)(next.end - next.start), p->src + next.start);
     }
-    if (stage > 0 && args[0].type != TA_FUNC)
+    enum tmpl_arg_type first = args[0].type;
+    if (stage > 0 && (first == TA_DOT || first == TA_STRING || first == TA_INT ||
+                      first == TA_FLOAT || first == TA_BOOL || first == TA_NIL))
         return fail(p, args[0].pos,
                     "non executable command in pipeline stage %zu: expected a function, "
                     "found %s",

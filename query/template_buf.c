@@ -150,3 +150,29 @@ int tmpl__is_unicode_space(uint32_t c)
     return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
            c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
+
+static int is_digit_of(char c, int hex)
+{
+    return (c >= '0' && c <= '9') || (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+}
+
+int tmpl__go_digits(const char *s, size_t n, char *buf, size_t cap)
+{
+    size_t sign = n > 0 && (s[0] == '+' || s[0] == '-');
+    int hex = n > sign + 1 && s[sign] == '0' && (s[sign + 1] == 'x' || s[sign + 1] == 'X');
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '_') {
+            int prefix = i == sign + 2 && s[sign] == '0' && strchr("xXoObB", s[sign + 1]);
+            if (!(prefix || (i > 0 && is_digit_of(s[i - 1], hex))) || i + 1 >= n ||
+                !is_digit_of(s[i + 1], hex))
+                return -1;
+            continue;
+        }
+        if (len + 1 >= cap)
+            return -1;
+        buf[len++] = s[i];
+    }
+    buf[len] = '\0';
+    return 0;
+}

@@ -165,9 +165,11 @@ static int eval_arg(struct exec *x, const struct tmpl_arg *a, const struct tmpl_
         if (eval_pipe(x, a->pipe, dot, 1, out) < 0)
             return -1;
         break;
-    case TA_FUNC: {
+    case TA_FUNC: { /* a function as an argument is called without arguments */
         struct tmpl_cmd cmd = {.pos = a->pos, .args = (struct tmpl_arg *)a, .nargs = 1};
-        return call(x, &cmd, a, NULL, 0, out);
+        if (call(x, &cmd, a, NULL, 0, out) < 0)
+            return -1;
+        break;
     }
     case TA_NIL:
         out->kind = TV_NIL;
@@ -214,10 +216,12 @@ static int eval_cmd(struct exec *x, const struct tmpl_cmd *cmd, const struct tmp
     const struct tmpl_arg *first = &cmd->args[0];
     if (first->type == TA_NIL)
         return errf(x, cmd->pos, "nil is not a command");
-    if (first->type != TA_FUNC && cmd->nargs > 1)
-        return errf(x, cmd->args[1].pos, "can't give argument to non-function %.*s",
-                    (int)first->len, x->t->src + first->pos);
-    if (first->type != TA_FUNC)
+    int function = first->type == TA_FUNC && first->nfields == 0;
+    if (!function && (cmd->nargs > 1 || final))
+        return errf(x, cmd->nargs > 1 ? cmd->args[1].pos : first->pos,
+                    "can't give argument to non-function %.*s", (int)first->len,
+                    x->t->src + first->pos);
+    if (!function)
         return eval_arg(x, first, dot, out);
     struct tmpl_value args[34];
     size_t n = 0;

@@ -199,6 +199,11 @@ size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp /* OUT */);
 /* 1 for the non-ASCII white space characters of Unicode (U+00A0, ...). */
 int tmpl__is_unicode_space(uint32_t c);
 
+/* Copies the Go number literal s[0..n) into buf without its underscores,
+ * which Go allows only between digits or after a base prefix (0x_1).
+ * @return 0, or -1 when one is misplaced or buf (cap bytes) is too small. */
+int tmpl__go_digits(const char *s, size_t n, char *buf, size_t cap);
+
 /* 1-based line and column of byte offset pos in src. */
 void tmpl__linecol(const char *src, size_t pos, int *line /* OUT */, int *col /* OUT */);
 

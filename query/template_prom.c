@@ -17,11 +17,6 @@
 
 #include "timefmt.h"
 
-static int is_hex_digit(char ch)
-{
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
 /* Go's strconv.ParseFloat of s[0..n): decimal or hexadecimal (with a p
  * exponent) numbers, '_' only between digits, "inf", "infinity", "nan" in
  * any case. Underflow gives 0 like Go; overflow is -ERANGE.
@@ -29,25 +24,10 @@ static int is_hex_digit(char ch)
 static int go_parse_float(const char *s, size_t n, double *f)
 {
     char buf[128];
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || tmpl__go_digits(s, n, buf, sizeof buf) < 0)
         return -EINVAL;
     size_t sign = s[0] == '+' || s[0] == '-';
-    int hex = n > sign + 1 && s[sign] == '0' && (s[sign + 1] == 'x' || s[sign + 1] == 'X');
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '_') {
-            buf[len++] = s[i];
-            continue;
-        }
-        /* between digits, or between a base prefix and a digit */
-        int before = i > 0 && (hex ? is_hex_digit(s[i - 1]) || s[i - 1] == 'x' || s[i - 1] == 'X'
-                                   : s[i - 1] >= '0' && s[i - 1] <= '9');
-        int after =
-            i + 1 < n && (hex ? is_hex_digit(s[i + 1]) : s[i + 1] >= '0' && s[i + 1] <= '9');
-        if (!before || !after)
-            return -EINVAL;
-    }
-    buf[len] = '\0';
+    int hex = buf[sign] == '0' && (buf[sign + 1] == 'x' || buf[sign + 1] == 'X');
     const char *d = buf + sign;
     int numeric = (d[0] >= '0' && d[0] <= '9') || d[0] == '.';
     if (!numeric && strcasecmp(d, "inf") && strcasecmp(d, "infinity") &&
