@@ -15,8 +15,13 @@
 
 #define PE_BLOCK_BYTES (64 * 1024)
 #define PE_SUBQUERY_DEFAULT_STEP_MS 60000
-/* Samples each series iterator of a streamed selector decodes at a time. */
-#define PE_ITER_BATCH 1024
+/* Samples the iterators of a query's streamed selectors decode at a time,
+ * all together (8 Mi samples, 128 MiB), and per iterator at least and at
+ * most: fewer samples per batch decode the chunks straddling two batches
+ * more often. */
+#define PE_DECODE_BUDGET (8u << 20)
+#define PE_ITER_BATCH_MIN 256
+#define PE_ITER_BATCH_MAX 4096
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -657,7 +662,7 @@ static void load_all(struct pe_ctx *c, struct pe_fetch *f)
 
 /* Opens an iterator per series of f (streamed selectors); windows start
  * empty. */
-static void open_streams(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
+static void open_streams(struct pe_ctx *c, struct pe_fetch *f)
 {
     size_t n = tsdb_series_set_len(f->set);
     f->st = calloc(n + 1, sizeof(*f->st));
@@ -669,13 +674,12 @@ static void open_streams(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
         int rc = tsdb_iter_open(f->set, i, &st->it);
         if (rc < 0)
             read_failed(c, rc);
-        tsdb_iter_set_batch(st->it, batch);
         pe_mat_push(c, &f->data, copy_labels(c, f, i));
     }
 }
 
 /* Selects f's series: whole (materialised) or as iterators (streamed). */
-static void load(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
+static void load(struct pe_ctx *c, struct pe_fetch *f)
 {
     const struct promql_node *vs = f->node;
     int rc = tsdb_select(c->snap, vs->vs.matchers, vs->vs.n_matchers, f->mint, f->maxt, &f->set);
@@ -684,7 +688,7 @@ static void load(struct pe_ctx *c, struct pe_fetch *f, size_t batch)
     labels_reserve(c, f);
     f->id_base = c->nids;
     if (f->streamed)
-        open_streams(c, f, batch);
+        open_streams(c, f);
     else
         load_all(c, f);
     c->nids += f->nlabels;
@@ -785,7 +789,14 @@ static void advance(struct pe_ctx *c, struct pe_fetch *f, int64_t ref)
             }
             while (j < n && ts[j] <= ref)
                 j++;
-            if (f->last_only) {
+            if (f->last_only && f->st[i].cap) {
+                /* the window is one point: replace it */
+                if (!s->n)
+                    hold_samples(c, 1, 1);
+                s->p = f->st[i].buf;
+                s->p[0] = (struct promql_point){ts[j - 1], v[j - 1]};
+                s->n = 1;
+            } else if (f->last_only) {
                 window_drop(c, f, i, s->n);
                 window_push(c, f, i, ts + j - 1, v + j - 1, 1);
             } else {
@@ -874,6 +885,8 @@ static struct pe_val eval_vector_selector(struct pe_ctx *c, const struct promql_
     int64_t ref = at_time(c, &n->vs.mod, t) - n->vs.mod.offset_ms;
     if (f->streamed)
         advance(c, f, ref);
+    out.vec.cap = f->data.n;
+    out.vec.v = alloc_raw(c, (out.vec.cap + 1) * sizeof(*out.vec.v));
     for (size_t i = 0; i < f->data.n; i++) {
         const struct pe_series *s = &f->data.v[i];
         size_t lo, j;
@@ -1341,7 +1354,16 @@ static int run_expr(struct tsdb_snapshot *snap, const struct promql_expr *e, int
     }
     plan(c, e->root, start, end, 0);
     for (size_t i = 0; i < c->nfetch; i++)
-        load(c, &c->fetch[i], PE_ITER_BATCH);
+        load(c, &c->fetch[i]);
+    size_t nstreams = 0;
+    for (size_t i = 0; i < c->nfetch; i++)
+        nstreams += c->fetch[i].streamed ? c->fetch[i].data.n : 0;
+    size_t batch = nstreams ? PE_DECODE_BUDGET / nstreams : PE_ITER_BATCH_MAX;
+    batch = batch < PE_ITER_BATCH_MIN ? PE_ITER_BATCH_MIN
+            : batch > PE_ITER_BATCH_MAX ? PE_ITER_BATCH_MAX : batch;
+    for (size_t i = 0; i < c->nfetch; i++)
+        for (size_t j = 0; c->fetch[i].streamed && j < c->fetch[i].data.n; j++)
+            tsdb_iter_set_batch(c->fetch[i].st[j].it, batch);
     if (!is_range) {
         struct pe_val v = pe_eval(c, e->root, start);
         out_instant(c, po, &v, start);

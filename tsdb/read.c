@@ -283,7 +283,7 @@ int tsdb__series_set_samples(struct tsdb_series_set *set, size_t i, const int64_
  * series order, which is the order of the chunks in a block's pages).
  */
 #define ITER_DEFAULT_BATCH 1024
-#define ITER_FIRST_SLAB_MS (30 * 60 * 1000)
+#define ITER_FIRST_SLAB_MS (2 * 3600 * 1000)
 
 struct tsdb_iter {
     struct tsdb_series_set *set;
@@ -365,10 +365,20 @@ static int refill(struct tsdb_iter *it)
         else
             it->next = hi + 1;
         it->pos = 0;
-        int rc = gather(it->set, it->series, lo, hi, set->pcs, &it->ts, &it->v, &it->len,
-                        &it->cap);
+        /* decoding needs room for whole chunks: it uses the set's scratch,
+         * the iterator keeps only the slab's samples */
+        struct tsdb_series_set *ws = it->set;
+        size_t len;
+        int rc = gather(ws, it->series, lo, hi, ws->pcs, &ws->ts, &ws->v, &len, &ws->cap);
+        if (!rc && len > it->cap)
+            rc = tsdb__samples_reserve(&it->ts, &it->v, &it->cap, len);
         if (rc)
             return rc;
+        if (len) {
+            memcpy(it->ts, ws->ts, len * sizeof *it->ts);
+            memcpy(it->v, ws->v, len * sizeof *it->v);
+        }
+        it->len = len;
         double f = it->len ? (double)it->batch / (double)it->len : 4;
         f = f < 0.25 ? 0.25 : f > 4 ? 4 : f;
         double slab = (double)it->slab_ms * f;
