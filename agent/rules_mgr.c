@@ -73,7 +73,22 @@ static const char self_yaml[] =
     "        labels:\n"
     "          severity: warning\n"
     "        annotations:\n"
-    "          summary: 'The kernel drops statsd datagrams; raise statsd.receive_buffer_bytes.'\n";
+    "          summary: 'The kernel drops statsd datagrams; raise statsd.receive_buffer_bytes.'\n"
+    "      - alert: VigilNotificationsFailing\n"
+    "        expr: increase(vigil_notifications_failed_total[5m]) > 0\n"
+    "        for: 10m\n"
+    "        labels:\n"
+    "          severity: warning\n"
+    "        annotations:\n"
+    "          summary: 'Deliveries to {{ $labels.receiver }} ({{ $labels.integration }}) keep"
+    " failing; they are retried from the outbox.'\n"
+    "      - alert: VigilNotificationsDropped\n"
+    "        expr: increase(vigil_notifications_dropped_total[15m]) > 0\n"
+    "        labels:\n"
+    "          severity: warning\n"
+    "        annotations:\n"
+    "          summary: 'vigild gave notifications up (outbox max_age, a 4xx answer, or a"
+    " removed receiver).'\n";
 
 /* One group's timer and evaluation progress. */
 struct group_run {

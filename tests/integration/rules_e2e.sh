@@ -187,7 +187,7 @@ w = gs[names.index("vigil-builtin")]["rules"][0]
 assert w["name"] == "Watchdog" and w["labels"] == {"severity": "none"} and w["query"] == "vector(1)"
 assert sorted(gs, key=lambda g: (g["file"], g["name"])) == gs
 s = gs[names.index("vigil-self")]
-assert s["interval"] == 30 and len(s["rules"]) == 6, s
+assert s["interval"] == 30 and len(s["rules"]) == 8, s
 assert s["file"] == sys.argv[2] + "/data/rules/builtin.yml", s["file"]
 EOF
 check "rules?type=record lists recording rules only" sh -c \
