@@ -711,12 +711,22 @@ static void fetch_free(struct pe_fetch *f)
     f->set = NULL;
 }
 
+/* tsdb_is_stale, inlined: it runs for every point a selector looks at. */
+static inline int is_stale(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits == TSDB_STALE_NAN_BITS;
+}
+
 /* Drops the k oldest points of series i's window. */
 static void window_drop(struct pe_ctx *c, struct pe_fetch *f, size_t i, size_t k)
 {
     struct pe_series *s = &f->data.v[i];
     if (!k)
         return;
+    for (size_t j = 0; f->st[i].nstale && j < k; j++)
+        f->st[i].nstale -= is_stale(s->p[j].v);
     s->p += k;
     s->n -= k;
     hold_samples(c, k, 0);
@@ -750,8 +760,10 @@ static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, const in
         }
         s->p = st->buf;
     }
-    for (size_t j = 0; j < k; j++)
+    for (size_t j = 0; j < k; j++) {
         s->p[s->n++] = (struct promql_point){ts[j], v[j]};
+        st->nstale += is_stale(v[j]);
+    }
     hold_samples(c, k, 1);
 }
 
@@ -815,14 +827,6 @@ static struct pe_fetch *fetched(struct pe_ctx *c, const struct promql_node *vs)
         if (c->fetch[i].node == vs)
             return &c->fetch[i];
     pe_fail(c, PROMQL_ERR_EXECUTION, "internal error: selector not planned");
-}
-
-/* tsdb_is_stale, inlined: it runs for every point a selector looks at. */
-static inline int is_stale(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return bits == TSDB_STALE_NAN_BITS;
 }
 
 /* Index of the first point with time > t among s->p[lo, hi). */
@@ -917,6 +921,8 @@ static struct pe_val eval_matrix_selector(struct pe_ctx *c, const struct promql_
         window(f, i, ref, n->matrix.range_ms, &lo, &hi);
         struct pe_series *o = NULL;
         size_t j = lo;
+        if (f->streamed && !f->st[i].nstale)
+            j = hi; /* streamed windows count their stale markers */
         while (j < hi && !is_stale(s->p[j].v))
             j++;
         if (j == hi) {

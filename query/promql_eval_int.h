@@ -79,12 +79,13 @@ struct pe_map {
     size_t *vals;
 };
 
-/* A streamed series: its iterator and the malloc'd buffer its window
- * lives in. */
+/* A streamed series: its iterator, the malloc'd buffer its window lives
+ * in, and how many stale markers that window holds. */
 struct pe_stream {
     struct tsdb_iter *it;
     struct promql_point *buf;
     size_t cap;
+    size_t nstale; /* stale markers in the window (range selectors) */
 };
 
 /* Data of one selector node for the whole query. Streamed (the default):
