@@ -251,6 +251,33 @@ static int pad_buf(struct tmpl_buf *b, const struct spec *sp, struct tmpl_buf *t
     return rc;
 }
 
+/* Go's %#g without a precision: the shortest digits, padded with zeros to
+ * six significant digits, always with a decimal point ("1.00000"). */
+static void sharp_g(struct tmpl_buf *t)
+{
+    if (t->nomem || t->full)
+        return;
+    char *e = strpbrk(t->p, "eE");
+    size_t mant = e ? (size_t)(e - t->p) : t->len, digits = 0;
+    int point = 0, leading = 1;
+    for (size_t i = 0; i < mant; i++) {
+        if (t->p[i] == '.')
+            point = 1;
+        else if (t->p[i] >= '0' && t->p[i] <= '9' && !(leading && t->p[i] == '0'))
+            digits++, leading = 0;
+    }
+    if (digits == 0)
+        digits = 1; /* zero */
+    char tail[16] = "";
+    snprintf(tail, sizeof tail, "%s", e ? e : "");
+    t->len = mant;
+    if (!point)
+        tmpl__putc(t, '.');
+    for (; digits < 6; digits++)
+        tmpl__putc(t, '0');
+    tmpl__put(t, tail, strlen(tail));
+}
+
 /* Go's %x of a float: C's %a with the exponent written with at least two
  * digits ("0x1.cp+01"). */
 static void hex_float(struct tmpl_buf *tmp, const struct spec *sp, double f)
@@ -284,12 +311,14 @@ static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
     }
     if (verb == 'x' || verb == 'X') {
         hex_float(&tmp, sp, f);
-    } else if ((verb == 'g' || verb == 'G') && sp->prec < 0 && !sp->sharp) {
+    } else if ((verb == 'g' || verb == 'G') && sp->prec < 0) {
         if (sp->plus && !signbit(f))
             tmpl__putc(&tmp, '+');
         else if (sp->space && !signbit(f))
             tmpl__putc(&tmp, ' ');
         format_shortest(&tmp, f, verb == 'G' ? 'E' : 'e');
+        if (sp->sharp)
+            sharp_g(&tmp);
     } else {
         char cfmt[16];
         snprintf(cfmt, sizeof cfmt, "%%%s%s%s.*%c", sp->plus ? "+" : "", sp->space ? " " : "",
@@ -407,19 +436,22 @@ static int fmt_string(struct tmpl_buf *b, const struct spec *sp, const char *s, 
     return pad_buf(b, sp, &tmp, 0);
 }
 
-/* %!verb(type=value): Go's report of a verb that does not fit the value. */
-static int bad_verb(struct tmpl_buf *b, char verb, const struct tmpl_value *v)
+static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v);
+
+/* %!verb(type=value): Go's report of a verb that does not fit the value,
+ * the value printed as %v with the verb's flags, width and precision. */
+static int bad_verb(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v)
 {
-    if (tmpl__printf(b, "%%!%c(", verb) < 0)
+    if (tmpl__printf(b, "%%!%c(", sp->verb) < 0)
         return -1;
     if (v->kind == TV_NIL)
         return tmpl__put(b, "<nil>)", 6);
-    if (tmpl__printf(b, "%s=", tmpl__type_name(v)) < 0 || print_v(b, v) < 0)
+    struct spec as_v = *sp;
+    as_v.verb = 'v';
+    if (tmpl__printf(b, "%s=", tmpl__type_name(v)) < 0 || fmt_arg(b, &as_v, v) < 0)
         return -1;
     return tmpl__putc(b, ')');
 }
-
-static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v);
 
 /* A label map as Go prints a map[string]string: keys in order, each key
  * and value formatted with the verb. */
@@ -513,7 +545,7 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
     case TV_DATA:
         return fmt_data(b, sp, v->u.data);
     }
-    return bad_verb(b, c, v);
+    return bad_verb(b, sp, v);
 }
 
 /* Go's %v. */
@@ -523,14 +555,17 @@ static int print_v(struct tmpl_buf *b, const struct tmpl_value *v)
     return fmt_arg(b, &plain_v, v);
 }
 
-/* Reads a decimal number at *p (at most 6 digits, as widths go). */
+/* Reads a width or precision at s[*i] as Go does: past 1000000 the number
+ * and the rest of the format are dropped (-1, *i = n). */
 static int read_num(const char *s, size_t n, size_t *i)
 {
     int v = 0;
-    while (*i < n && s[*i] >= '0' && s[*i] <= '9') {
-        if (v < 1000000)
-            v = v * 10 + (s[*i] - '0');
-        ++*i;
+    for (; *i < n && s[*i] >= '0' && s[*i] <= '9'; ++*i) {
+        if (v > 1000000) { /* Go gives up on the rest of the format */
+            *i = n;
+            return -1;
+        }
+        v = v * 10 + (s[*i] - '0');
     }
     return v;
 }
@@ -562,7 +597,8 @@ static int read_spec(struct tmpl_buf *b, const char *f, size_t n, size_t *i, str
             ++*i;
             if (*argi >= nargs || args[*argi].kind != TV_INT || args[*argi].u.i > 1000000 ||
                 args[*argi].u.i < -1000000) {
-                ++*argi;
+                if (*argi < nargs)
+                    ++*argi;
                 if (tmpl__put(b, w == 0 ? "%!(BADWIDTH)" : "%!(BADPREC)", w == 0 ? 12 : 11) < 0)
                     return -1;
                 continue;

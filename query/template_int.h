@@ -105,6 +105,12 @@ static inline int tmpl__ret_bool(struct tmpl_value *out, int b)
 int tmpl__fn_unsupported(struct tmpl_call *c, const struct tmpl_value *args, size_t nargs,
                          struct tmpl_value *out /* OUT */);
 
+/* match and reReplaceAll (template_regex.c). */
+int tmpl__fn_match(struct tmpl_call *c, const struct tmpl_value *args, size_t nargs,
+                   struct tmpl_value *out /* OUT */);
+int tmpl__fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *args, size_t nargs,
+                            struct tmpl_value *out /* OUT */);
+
 /* Prometheus' functions (template_prom.c). */
 extern const struct tmpl_func tmpl__prom_funcs[];
 extern const size_t tmpl__prom_nfuncs;
