@@ -115,13 +115,28 @@ struct settings {
     int64_t resend_delay_ms;
 };
 
-/* One thread-pool job: rules first .. first+n-1 of a group. */
-struct batch {
+#define PART_MIN_RULES 16          /* fewer rules are not worth another thread */
+#define MAX_PARTS 8
+
+struct batch;
+
+/* One thread-pool job: rules b->first + from .. b->first + to - 1, queried
+ * over its own snapshot. */
+struct part {
     uv_work_t work;
+    struct batch *b;
+    size_t from, to;
+    struct tsdb_snapshot *snap;
+};
+
+/* Rules first .. first+n-1 of a group, none reading what another writes:
+ * queried in parts on the thread pool, applied in order once all are done. */
+struct batch {
     struct group_run *run;
     size_t first, n;
-    struct tsdb_snapshot *snap;
-    struct promql_result **res;
+    struct part parts[MAX_PARTS];
+    unsigned pending;            /* parts on the thread pool */
+    struct promql_result **res;  /* [n] */
     struct promql_eval_error *err;
     double *secs;
 };
@@ -131,6 +146,7 @@ struct rules_mgr {
     struct tsdb *db;
     char *dir, *state_path;
     struct promql_engine_opts opts;
+    unsigned parallelism;        /* parts a large batch is split into */
     struct rule_set rs;          /* running */
     struct settings set;
     struct group_run **runs;     /* one per group of rs */
@@ -285,8 +301,8 @@ static int settings_from(struct settings *s, const struct config *cfg)
 static int env_query(void *ctx, const struct promql_expr *e, int64_t t,
                      struct promql_result **out, struct promql_eval_error *err)
 {
-    struct batch *b = ctx;
-    return promql_eval_expr_instant(b->snap, e, t, &b->run->m->opts, out, err);
+    struct part *p = ctx;
+    return promql_eval_expr_instant(p->snap, e, t, &p->b->run->m->opts, out, err);
 }
 
 static int env_append(void *ctx, const struct tsdb_labels *ls, int64_t t, double v)
@@ -358,11 +374,12 @@ static void on_tick(uv_timer_t *t);
 
 static void work_query(uv_work_t *w)
 {
-    struct batch *b = w->data;
+    struct part *p = w->data;
+    struct batch *b = p->b;
     struct group_run *run = b->run;
-    struct rule_env env = {.ctx = b, .query = env_query};
-    int rc = tsdb_snapshot_open(run->m->db, &b->snap);
-    for (size_t k = 0; k < b->n; k++) {
+    struct rule_env env = {.ctx = p, .query = env_query};
+    int rc = tsdb_snapshot_open(run->m->db, &p->snap);
+    for (size_t k = p->from; k < p->to; k++) {
         if (rc) {
             b->err[k].kind = PROMQL_ERR_EXECUTION;
             snprintf(b->err[k].msg, sizeof b->err[k].msg, "opening a store snapshot: %s",
@@ -374,7 +391,7 @@ static void work_query(uv_work_t *w)
         b->secs[k] = (double)(uv_hrtime() - t0) / 1e9;
     }
     if (rc == 0)
-        tsdb_snapshot_close(b->snap);
+        tsdb_snapshot_close(p->snap);
 }
 
 static void batch_free(struct batch *b)
@@ -417,10 +434,9 @@ static void finish_eval(struct group_run *run)
     maybe_swap(m);
 }
 
-static void after_query(uv_work_t *w, int status)
+/* Every part of b was queried: apply the results in rule order. */
+static void batch_done(struct batch *b)
 {
-    (void)status;
-    struct batch *b = w->data;
     struct group_run *run = b->run;
     struct rules_mgr *m = run->m;
     if (m->closing) {
@@ -454,6 +470,45 @@ static void after_query(uv_work_t *w, int status)
     queue_batch(run);
 }
 
+static void after_query(uv_work_t *w, int status)
+{
+    (void)status;
+    struct part *p = w->data;
+    if (--p->b->pending == 0)
+        batch_done(p->b);
+}
+
+/* Queues b's rules in up to m->parallelism parts of PART_MIN_RULES or
+ * more; a part that cannot be queued fails its rules. */
+static void queue_parts(struct batch *b)
+{
+    struct rules_mgr *m = b->run->m;
+    size_t nparts = b->n / PART_MIN_RULES;
+    if (nparts > m->parallelism)
+        nparts = m->parallelism;
+    if (nparts == 0)
+        nparts = 1;
+    for (size_t i = 0; i < nparts; i++) {
+        struct part *p = &b->parts[i];
+        p->b = b;
+        p->from = b->n * i / nparts;
+        p->to = b->n * (i + 1) / nparts;
+        p->work.data = p;
+        int rc = uv_queue_work(m->loop, &p->work, work_query, after_query);
+        if (rc == 0) {
+            b->pending++;
+            continue;
+        }
+        for (size_t k = p->from; k < p->to; k++) {
+            b->err[k].kind = PROMQL_ERR_EXECUTION;
+            snprintf(b->err[k].msg, sizeof b->err[k].msg, "cannot queue the query: %s",
+                     uv_strerror(rc));
+        }
+    }
+    if (b->pending == 0)
+        batch_done(b);
+}
+
 /* Queries the next batch of run's group on the thread pool, or finishes
  * the evaluation when every rule was applied. */
 static void queue_batch(struct group_run *run)
@@ -472,21 +527,18 @@ static void queue_batch(struct group_run *run)
         b->err = calloc(n, sizeof *b->err);
         b->secs = calloc(n, sizeof *b->secs);
     }
-    int rc = b && b->res && b->err && b->secs ? 0 : -ENOMEM;
-    if (rc == 0) {
-        b->run = run;
-        b->first = i;
-        b->n = n;
-        b->work.data = b;
-        rc = uv_queue_work(run->m->loop, &b->work, work_query, after_query);
-    }
-    if (rc) {
-        vlog(VLOG_ERROR, "cannot evaluate rule group", "group=%s err=%s", g->name,
-             uv_strerror(rc));
+    if (!b || !b->res || !b->err || !b->secs) {
+        vlog(VLOG_ERROR, "out of memory; rule group evaluation cut short", "group=%s",
+             g->name);
         if (b)
             batch_free(b);
         finish_eval(run);
+        return;
     }
+    b->run = run;
+    b->first = i;
+    b->n = n;
+    queue_parts(b);
 }
 
 static int64_t interval_of(const struct rule_group *g)
@@ -706,6 +758,9 @@ int rules_mgr_new(uv_loop_t *loop, struct tsdb *db, const char *data_dir,
     }
     m->loop = loop;
     m->db = db;
+    m->parallelism = uv_available_parallelism();
+    if (m->parallelism > MAX_PARTS)
+        m->parallelism = MAX_PARTS;
     promql_engine_opts_default(&m->opts);
     *out = m;
     return 0;

@@ -309,6 +309,31 @@ static void test_builtin_watchdog(void **state)
     stop(fx, m);
 }
 
+static int total_stored(struct fixture *fx, struct rules_mgr *m)
+{
+    (void)m;
+    return query_now(fx, "r:total") == 780;
+}
+
+/* 40 independent rules are queried in parts on several threads; the rule
+ * after them sees every one of their results. */
+static void test_large_batch_in_parts(void **state)
+{
+    struct fixture *fx = *state;
+    char text[8192] = "groups:\n  - name: wide\n    interval: 100ms\n    rules:\n";
+    for (int k = 0; k < 40; k++)
+        snprintf(text + strlen(text), sizeof text - strlen(text),
+                 "      - record: r_many\n        expr: vector(%d)\n"
+                 "        labels: {k: \"%d\"}\n", k, k);
+    strcat(text, "      - record: r:total\n        expr: sum(r_many)\n");
+    use_rules(fx, "wide.yml", text);
+    struct rules_mgr *m = start(fx);
+    assert_true(run_until(fx, m, total_stored));
+    assert_true(query_now(fx, "r_many{k=\"39\"}") == 39);
+    assert_true(query_now(fx, "count(r_many)") == 40);
+    stop(fx, m);
+}
+
 /* A self-metric of the group "slow" rendered by rules_mgr_collect. */
 static double slow_metric(struct fixture *fx, struct rules_mgr *m, const char *name)
 {
@@ -366,6 +391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_keeps_alert_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_alert_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_builtin_watchdog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_batch_in_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_group_misses_and_closes_mid_evaluation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_file_and_line, setup, teardown),
