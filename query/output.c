@@ -489,10 +489,10 @@ int output_labels_ptr_cmp(const void *x, const void *y)
                              *(const struct tsdb_labels *const *)y);
 }
 
-/* Writes [ts,"value"], preceded by a comma unless first. */
-static void json_point(FILE *f, const struct output_sample *s, int first)
+/* Formats [ts,"value"], preceded by a comma unless first, into p (80
+ * bytes). @return its length. */
+static size_t json_point(char *p, const struct output_sample *s, int first)
 {
-    char p[80];
     size_t n = 0;
     if (!first)
         p[n++] = ',';
@@ -505,7 +505,22 @@ static void json_point(FILE *f, const struct output_sample *s, int first)
     n += strlen(p + n);
     p[n++] = '"';
     p[n++] = ']';
-    fwrite(p, 1, n, f);
+    return n;
+}
+
+/* Writes a series' points, formatted a block at a time. */
+static void json_points(FILE *f, const struct output_sample *s, size_t n)
+{
+    char buf[16384];
+    size_t len = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (len > sizeof buf - 80) {
+            fwrite(buf, 1, len, f);
+            len = 0;
+        }
+        len += json_point(buf + len, &s[j], j == 0);
+    }
+    fwrite(buf, 1, len, f);
 }
 
 static void write_json(FILE *f, const struct output_result *r)
@@ -524,11 +539,10 @@ static void write_json(FILE *f, const struct output_result *r)
         }
         if (r->type == OUTPUT_VECTOR) {
             fputs("},\"value\":", f);
-            json_point(f, &s->samples[0], 1);
+            json_points(f, s->samples, 1);
         } else {
             fputs("},\"values\":[", f);
-            for (size_t j = 0; j < s->n; j++)
-                json_point(f, &s->samples[j], j == 0);
+            json_points(f, s->samples, s->n);
             putc(']', f);
         }
         putc('}', f);
