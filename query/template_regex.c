@@ -11,11 +11,96 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Length of a {n}, {n,} or {n,m} repetition at p[0..n), or 0 when the
+ * brace is a literal. */
+static size_t brace_repeat(const char *p, size_t n)
+{
+    size_t i = 1, d = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9')
+        i++, d++;
+    if (d == 0 || i >= n)
+        return 0;
+    if (p[i] == ',')
+        for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+            ;
+    return i < n && p[i] == '}' ? i + 1 : 0;
+}
+
+/* 1 if the group at p ("(?...") is PCRE2-only: look-around, atomic,
+ * comments, recursion, conditionals. Go has (?flags), (?flags:...),
+ * (?P<name>...) and (?<name>...). */
+static int perl_only_group(const char *p, size_t n)
+{
+    char k = p[2];
+    if (k == '<')
+        return n > 3 && (p[3] == '=' || p[3] == '!');
+    return strchr("=!>|#R&(+-0123456789", k) && !(k == '-' && n > 3 && p[3] >= 'a' && p[3] <= 'z');
+}
+
+/* Rejects what PCRE2 accepts but Go's RE2 syntax does not: back-references
+ * and unknown escapes, look-around and other (?...) groups, stacked
+ * repetition (a**, a*+, possessive quantifiers). @return 0, or -1 with
+ * Go's message in call->err. */
+static int go_syntax(struct tmpl_call *c, const char *p, size_t n)
+{
+    static const char go_escapes[] = "afntrvdDsSwWbBAzpPQEx";
+    size_t last_rep = SIZE_MAX; /* where the previous repetition began, if just before */
+    for (size_t i = 0; i < n;) {
+        size_t start = i, rep = 0;
+        if (p[i] == '\\' && i + 1 < n && p[i + 1] == 'Q') { /* literal text up to \E */
+            const char *e = memmem(p + i + 2, n - i - 2, "\\E", 2);
+            i = e ? (size_t)(e - p) + 2 : n;
+        } else if (p[i] == '\\' && i + 1 < n) {
+            char e = p[i + 1];
+            int octal = e == '0' || (e >= '1' && e <= '7' && i + 2 < n && p[i + 2] >= '0' &&
+                                     p[i + 2] <= '7');
+            if ((e >= '1' && e <= '9' && !octal) ||
+                (((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) && !strchr(go_escapes, e)))
+                return tmpl__fnerr(c, "error parsing regexp: invalid escape sequence: `\\%c`", e);
+            i += 2;
+        } else if (p[i] == '[') { /* a class: skip to its closing bracket */
+            i++;
+            if (i < n && p[i] == '^')
+                i++;
+            if (i < n && p[i] == ']')
+                i++;
+            while (i < n && p[i] != ']')
+                i += p[i] == '\\' ? 2 : (p[i] == '[' && i + 1 < n && p[i + 1] == ':') ? 2 : 1;
+            i++;
+        } else if (p[i] == '(' && i + 2 < n && p[i + 1] == '?' && perl_only_group(p + i, n - i)) {
+            size_t len = p[i + 2] == '<' ? 4 : 3;
+            return tmpl__fnerr(c,
+                               "error parsing regexp: invalid or unsupported Perl syntax: `%.*s`",
+                               (int)len, p + i);
+        } else if (p[i] == '*' || p[i] == '+' || p[i] == '?') {
+            rep = 1;
+        } else if (p[i] == '{') {
+            rep = brace_repeat(p + i, n - i);
+        }
+        if (rep) {
+            if (last_rep != SIZE_MAX)
+                return tmpl__fnerr(c,
+                                   "error parsing regexp: invalid nested repetition operator: "
+                                   "`%.*s`",
+                                   (int)(i + rep - last_rep), p + last_rep);
+            i += rep;
+            if (i < n && p[i] == '?') /* lazy */
+                i++;
+            last_rep = start;
+            continue;
+        }
+        if (i == start)
+            i++;
+        last_rep = SIZE_MAX;
+    }
+    return 0;
+}
+
 static pcre2_code *compile(struct tmpl_call *c, const struct tmpl_value *pat)
 {
     const char *p;
     size_t n;
-    if (tmpl__want_string(c, pat, &p, &n) < 0)
+    if (tmpl__want_string(c, pat, &p, &n) < 0 || go_syntax(c, p, n) < 0)
         return NULL;
     int code;
     PCRE2_SIZE off;

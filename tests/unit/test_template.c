@@ -293,6 +293,9 @@ static void test_strings(void **state)
          0, "true false true"},
         {"{{ reReplaceAll \"(a)b\" \"x$1\" \"ab\" }}", 0, "xa"},
         {"{{ reReplaceAll \"a*\" \"X\" \"baaac\" }}", 0, "XbXcX"},
+        {"{{ match \"a*?\" \"\" }} {{ match \"\\\\Q**\\\\E\" \"**\" }} {{ match \"(?i)WEB\" "
+         "$labels.instance }} {{ match \"\\\\12\" \"\\n\" }}",
+         0, "true true true true"},
         {"{{ reReplaceAll \"\" \"-\" \"abc\" }}", 0, "-a-b-c-"},
         {"{{ reReplaceAll \"(?P<h>[^.]+)\\\\..*\" \"${h}!$1x$$\" \"web.example\" }}", 0,
          "web!$"},
@@ -411,6 +414,16 @@ static void test_exec_errors(void **state)
         {"{{ match \"(a+)+$\" \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab\" }}", 0,
          "<error expanding template: 1:4: error calling match: regexp match failed: match "
          "limit exceeded>"},
+        /* PCRE2-only syntax fails as Go's RE2 fails */
+        {"{{ reReplaceAll \"(.*+)\" \"x\" \"a\" }}", 0,
+         "<error expanding template: 1:4: error calling reReplaceAll: error parsing regexp: "
+         "invalid nested repetition operator: `*+`>"},
+        {"{{ match \"(a)\\\\1\" \"aa\" }}", 0,
+         "<error expanding template: 1:4: error calling match: error parsing regexp: invalid "
+         "escape sequence: `\\1`>"},
+        {"{{ match \"(?<!a)b\" \"b\" }}", 0,
+         "<error expanding template: 1:4: error calling match: error parsing regexp: invalid or "
+         "unsupported Perl syntax: `(?<!`>"},
         {"{{ range 1.5 }}{{ end }}", 0,
          "<error expanding template: 1:4: range can't iterate over a value of type float64>"},
         {"{{ len 3 }}", 0, "<error expanding template: 1:4: error calling len: len of type int>"},
