@@ -147,8 +147,8 @@ size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp)
 
 int tmpl__is_unicode_space(uint32_t c)
 {
-    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-           c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+    return c == 0x85 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 static int is_digit_of(char c, int hex)

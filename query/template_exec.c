@@ -155,12 +155,8 @@ static int eval_arg(struct exec *x, const struct tmpl_arg *a, const struct tmpl_
 {
     switch (a->type) {
     case TA_DOT:
-    case TA_FIELD:
-        *out = *dot;
-        break;
-    case TA_VAR:
-        *out = var_get(x, a->name);
-        break;
+    case TA_FIELD: *out = *dot; break;
+    case TA_VAR: *out = var_get(x, a->name); break;
     case TA_PIPE:
         if (eval_pipe(x, a->pipe, dot, 1, out) < 0)
             return -1;
@@ -171,15 +167,11 @@ static int eval_arg(struct exec *x, const struct tmpl_arg *a, const struct tmpl_
             return -1;
         break;
     }
-    case TA_NIL:
-        out->kind = TV_NIL;
-        return 0;
+    case TA_NIL: out->kind = TV_NIL; return 0;
     case TA_STRING:
     case TA_INT:
     case TA_FLOAT:
-    case TA_BOOL:
-        *out = a->lit;
-        return 0;
+    case TA_BOOL: *out = a->lit; return 0;
     }
     for (size_t i = 0; i < a->nfields; i++)
         if (field(x, a->pos, out, a->fields[i]) < 0)
@@ -292,8 +284,7 @@ static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tm
     if (v.kind != TV_MAP) {
         if (v.kind == TV_NIL)
             return walk(x, n->else_list, dot);
-        return errf(x, n->pos, "range can't iterate over a value of type %s",
-                    tmpl__type_name(&v));
+        return errf(x, n->pos, "range can't iterate over a value of type %s", tmpl__type_name(&v));
     }
     size_t len = v.u.map ? v.u.map->len : 0;
     if (len == 0)
@@ -326,9 +317,7 @@ static int walk_node(struct exec *x, const struct tmpl_node *n, const struct tmp
     struct tmpl_value v;
     int rc = 0;
     switch (n->type) {
-    case TN_TEXT:
-        rc = tmpl__put(&x->out, n->text, n->len);
-        break;
+    case TN_TEXT: rc = tmpl__put(&x->out, n->text, n->len); break;
     case TN_ACTION:
         rc = eval_pipe(x, n->pipe, dot, 1, &v);
         if (rc == 0 && n->pipe->ndecl == 0)
@@ -344,9 +333,7 @@ static int walk_node(struct exec *x, const struct tmpl_node *n, const struct tmp
                 rc = walk(x, n->else_list, dot);
         }
         break;
-    case TN_RANGE:
-        rc = walk_range(x, n, dot);
-        break;
+    case TN_RANGE: rc = walk_range(x, n, dot); break;
     }
     x->nvars = scope;
     return rc;

@@ -13,20 +13,13 @@
 const char *tmpl__type_name(const struct tmpl_value *v)
 {
     switch (v->kind) {
-    case TV_NIL:
-        return "<nil>";
-    case TV_BOOL:
-        return "bool";
-    case TV_INT:
-        return "int";
-    case TV_FLOAT:
-        return "float64";
-    case TV_STRING:
-        return "string";
-    case TV_MAP:
-        return "map[string]string";
-    case TV_DATA:
-        return "struct";
+    case TV_NIL: return "<nil>";
+    case TV_BOOL: return "bool";
+    case TV_INT: return "int";
+    case TV_FLOAT: return "float64";
+    case TV_STRING: return "string";
+    case TV_MAP: return "map[string]string";
+    case TV_DATA: return "struct";
     }
     return "?";
 }
@@ -34,20 +27,13 @@ const char *tmpl__type_name(const struct tmpl_value *v)
 int tmpl__truth(const struct tmpl_value *v)
 {
     switch (v->kind) {
-    case TV_NIL:
-        return 0;
-    case TV_BOOL:
-        return v->u.b;
-    case TV_INT:
-        return v->u.i != 0;
-    case TV_FLOAT:
-        return v->u.f != 0;
-    case TV_STRING:
-        return v->u.s.len > 0;
-    case TV_MAP:
-        return v->u.map && v->u.map->len > 0;
-    case TV_DATA:
-        return 1;
+    case TV_NIL: return 0;
+    case TV_BOOL: return v->u.b;
+    case TV_INT: return v->u.i != 0;
+    case TV_FLOAT: return v->u.f != 0;
+    case TV_STRING: return v->u.s.len > 0;
+    case TV_MAP: return v->u.map && v->u.map->len > 0;
+    case TV_DATA: return 1;
     }
     return 0;
 }
@@ -131,8 +117,8 @@ static int format_shortest(struct tmpl_buf *b, double f, char e_char)
     shortest_digits(fabs(f), d, &exp);
     int nd = (int)strlen(d);
     if (exp < -4 || exp >= 6) { /* Go decides with precision 6 for shortest */
-        if (tmpl__putc(b, d[0]) < 0 || (nd > 1 && (tmpl__putc(b, '.') < 0 ||
-                                                    tmpl__put(b, d + 1, (size_t)nd - 1) < 0)))
+        if (tmpl__putc(b, d[0]) < 0 ||
+            (nd > 1 && (tmpl__putc(b, '.') < 0 || tmpl__put(b, d + 1, (size_t)nd - 1) < 0)))
             return -1;
         return tmpl__printf(b, "%c%c%02d", e_char, exp < 0 ? '-' : '+', abs(exp));
     }
@@ -185,8 +171,8 @@ int tmpl__print_value(struct tmpl_buf *b, const struct tmpl_value *v)
 int tmpl__sprint(struct tmpl_buf *b, const struct tmpl_value *args, size_t nargs, int ln)
 {
     for (size_t i = 0; i < nargs; i++) {
-        int space = ln ? i > 0
-                       : i > 0 && args[i].kind != TV_STRING && args[i - 1].kind != TV_STRING;
+        int space =
+            ln ? i > 0 : i > 0 && args[i].kind != TV_STRING && args[i - 1].kind != TV_STRING;
         if ((space && tmpl__putc(b, ' ') < 0) || print_v(b, &args[i]) < 0)
             return -1;
     }
@@ -197,8 +183,8 @@ int tmpl__sprint(struct tmpl_buf *b, const struct tmpl_value *args, size_t nargs
 
 struct spec {
     int minus, plus, sharp, space, zero;
-    int plus_v;  /* %+v: field names in structs (and no '+' on numbers) */
-    int sharp_v; /* %#v: strings quoted */
+    int plus_v;      /* %+v: field names in structs (and no '+' on numbers) */
+    int sharp_v;     /* %#v: strings quoted */
     int width, prec; /* -1: absent */
     char verb;
 };
@@ -540,10 +526,8 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
         if (c == 'v')
             return pad(b, sp, "<nil>", 5, 0);
         break;
-    case TV_MAP:
-        return fmt_map(b, sp, v->u.map);
-    case TV_DATA:
-        return fmt_data(b, sp, v->u.data);
+    case TV_MAP: return fmt_map(b, sp, v->u.map);
+    case TV_DATA: return fmt_data(b, sp, v->u.data);
     }
     return bad_verb(b, sp, v);
 }
@@ -664,8 +648,7 @@ int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl
             return -1;
         for (size_t i = argi; i < nargs; i++) {
             if ((i > argi && tmpl__put(b, ", ", 2) < 0) ||
-                tmpl__printf(b, "%s=", tmpl__type_name(&args[i])) < 0 ||
-                print_v(b, &args[i]) < 0)
+                tmpl__printf(b, "%s=", tmpl__type_name(&args[i])) < 0 || print_v(b, &args[i]) < 0)
                 return -1;
         }
         return tmpl__putc(b, ')');

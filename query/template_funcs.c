@@ -41,8 +41,7 @@ int tmpl__ret_buf(struct tmpl_call *c, struct tmpl_buf *b, struct tmpl_value *ou
     return 0;
 }
 
-int tmpl__want_string(struct tmpl_call *c, const struct tmpl_value *v, const char **s,
-                       size_t *n)
+int tmpl__want_string(struct tmpl_call *c, const struct tmpl_value *v, const char **s, size_t *n)
 {
     *s = "";
     *n = 0;
@@ -69,12 +68,8 @@ static int compare(struct tmpl_call *c, const struct tmpl_value *a, const struct
     if (a->kind != b->kind)
         return tmpl__fnerr(c, "incompatible types for comparison");
     switch (a->kind) {
-    case TV_BOOL:
-        *cmp = a->u.b - b->u.b;
-        return 0;
-    case TV_INT:
-        *cmp = (a->u.i > b->u.i) - (a->u.i < b->u.i);
-        return 0;
+    case TV_BOOL: *cmp = a->u.b - b->u.b; return 0;
+    case TV_INT: *cmp = (a->u.i > b->u.i) - (a->u.i < b->u.i); return 0;
     case TV_FLOAT:
         /* NaN compares unequal and unordered, as in Go */
         *cmp = a->u.f < b->u.f ? -1 : a->u.f > b->u.f ? 1 : a->u.f == b->u.f ? 0 : 2;
@@ -87,8 +82,7 @@ static int compare(struct tmpl_call *c, const struct tmpl_value *a, const struct
     }
     case TV_NIL:
     case TV_MAP:
-    case TV_DATA:
-        break;
+    case TV_DATA: break;
     }
     return tmpl__fnerr(c, "invalid type for comparison");
 }
@@ -114,8 +108,7 @@ static int equal(struct tmpl_call *c, const struct tmpl_value *a, const struct t
     return 0;
 }
 
-static int fn_eq(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_eq(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     for (size_t i = 1; i < n; i++) {
         int eq;
@@ -127,8 +120,7 @@ static int fn_eq(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
     return tmpl__ret_bool(out, 0);
 }
 
-static int fn_ne(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_ne(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     int eq;
@@ -144,40 +136,35 @@ static int ordered(struct tmpl_call *c, const struct tmpl_value *a, int *cmp)
     return compare(c, &a[0], &a[1], cmp);
 }
 
-static int fn_lt(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_lt(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     int cmp;
     return ordered(c, a, &cmp) < 0 ? -1 : tmpl__ret_bool(out, cmp == -1);
 }
 
-static int fn_le(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_le(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     int cmp;
     return ordered(c, a, &cmp) < 0 ? -1 : tmpl__ret_bool(out, cmp == -1 || cmp == 0);
 }
 
-static int fn_gt(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_gt(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     int cmp;
     return ordered(c, a, &cmp) < 0 ? -1 : tmpl__ret_bool(out, cmp == 1);
 }
 
-static int fn_ge(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                 struct tmpl_value *out)
+static int fn_ge(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     int cmp;
     return ordered(c, a, &cmp) < 0 ? -1 : tmpl__ret_bool(out, cmp == 1 || cmp == 0);
 }
 
-static int fn_not(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                  struct tmpl_value *out)
+static int fn_not(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)c;
     (void)n;
@@ -196,8 +183,7 @@ static int fn_last(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
 
 /* ---- builtins on values ---- */
 
-static int fn_len(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                  struct tmpl_value *out)
+static int fn_len(struct tmpl_call *c, const struct tmpl_value *a, size_t n, struct tmpl_value *out)
 {
     (void)n;
     out->kind = TV_INT;

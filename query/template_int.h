@@ -53,8 +53,7 @@ struct tmpl_buf {
 };
 int tmpl__put(struct tmpl_buf *b, const char *s, size_t n);
 int tmpl__putc(struct tmpl_buf *b, char c);
-int tmpl__printf(struct tmpl_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int tmpl__printf(struct tmpl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The state of one execution that functions may use: allocate result
  * strings from arena, and on failure write the reason to err. */
@@ -129,8 +128,8 @@ int tmpl__truth(const struct tmpl_value *v);
 
 /* Formats like Go's fmt.Sprintf (verbs and flags in docs/templates.md).
  * @return 0, or -1 when b fails. */
-int tmpl__sprintf(struct tmpl_buf *b, const char *fmt, size_t fmtlen,
-                  const struct tmpl_value *args, size_t nargs);
+int tmpl__sprintf(struct tmpl_buf *b, const char *fmt, size_t fmtlen, const struct tmpl_value *args,
+                  size_t nargs);
 
 /* Go's fmt.Sprint / Sprintln of args: spaces between operands when
  * neither is a string (always, for println, which adds a newline). */
@@ -142,11 +141,11 @@ int tmpl__format_g(struct tmpl_buf *b, double f, int prec);
 
 /* The parse tree. Positions are byte offsets into the source text. */
 enum tmpl_arg_type {
-    TA_FUNC,   /* a function name: only first in a command */
-    TA_DOT,    /* . */
-    TA_FIELD,  /* .A.B: fields of dot */
-    TA_VAR,    /* $x.A.B */
-    TA_PIPE,   /* (pipeline).A.B */
+    TA_FUNC,  /* a function name: only first in a command */
+    TA_DOT,   /* . */
+    TA_FIELD, /* .A.B: fields of dot */
+    TA_VAR,   /* $x.A.B */
+    TA_PIPE,  /* (pipeline).A.B */
     TA_STRING,
     TA_INT,
     TA_FLOAT,
@@ -158,13 +157,13 @@ struct tmpl_pipe;
 
 struct tmpl_arg {
     enum tmpl_arg_type type;
-    size_t pos, len; /* len: of the source text, set for a command's first */
-    const char *name;            /* TA_VAR: the variable, "$" included */
-    const struct tmpl_func *fn;  /* TA_FUNC */
-    struct tmpl_pipe *pipe;      /* TA_PIPE */
-    const char **fields;         /* field chain of TA_FIELD, TA_VAR, TA_PIPE */
+    size_t pos, len;            /* len: of the source text, set for a command's first */
+    const char *name;           /* TA_VAR: the variable, "$" included */
+    const struct tmpl_func *fn; /* TA_FUNC */
+    struct tmpl_pipe *pipe;     /* TA_PIPE */
+    const char **fields;        /* field chain of TA_FIELD, TA_VAR, TA_PIPE */
     size_t nfields;
-    struct tmpl_value lit;       /* literals */
+    struct tmpl_value lit; /* literals */
 };
 
 struct tmpl_cmd {

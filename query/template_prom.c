@@ -203,8 +203,8 @@ static int fn_humanize_timestamp(struct tmpl_call *c, const struct tmpl_value *a
     if (!gmtime_r(&tt, &tm))
         return tmpl__fnerr(c, "%lld cannot be represented as a date", (long long)secs);
     struct tmpl_buf b = tmpl__new_buf();
-    tmpl__printf(&b, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    tmpl__printf(&b, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (frac) {
         char f[24];
         snprintf(f, sizeof f, ".%03lld", (long long)frac);
@@ -228,7 +228,7 @@ static int fn_parse_duration(struct tmpl_call *c, const struct tmpl_value *a, si
         return -1;
     if (timefmt_parse_duration(s, len, &ms) < 0)
         return tmpl__fnerr(c, "not a valid duration string: \"%.*s\"", (int)(len > 100 ? 100 : len),
-                     s);
+                           s);
     out->kind = TV_FLOAT;
     out->u.f = (double)ms / 1000;
     return 0;

@@ -52,8 +52,8 @@ static int go_syntax(struct tmpl_call *c, const char *p, size_t n)
             i = e ? (size_t)(e - p) + 2 : n;
         } else if (p[i] == '\\' && i + 1 < n) {
             char e = p[i + 1];
-            int octal = e == '0' || (e >= '1' && e <= '7' && i + 2 < n && p[i + 2] >= '0' &&
-                                     p[i + 2] <= '7');
+            int octal = e == '0' ||
+                        (e >= '1' && e <= '7' && i + 2 < n && p[i + 2] >= '0' && p[i + 2] <= '7');
             if ((e >= '1' && e <= '9' && !octal) ||
                 (((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) && !strchr(go_escapes, e)))
                 return tmpl__fnerr(c, "error parsing regexp: invalid escape sequence: `\\%c`", e);
@@ -104,8 +104,8 @@ static pcre2_code *compile(struct tmpl_call *c, const struct tmpl_value *pat)
         return NULL;
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, n, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code,
-                                   &off, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)p, n, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         if (code == PCRE2_ERROR_NOMEMORY) {
@@ -114,7 +114,7 @@ static pcre2_code *compile(struct tmpl_call *c, const struct tmpl_value *pat)
         }
         pcre2_get_error_message(code, msg, sizeof msg);
         tmpl__fnerr(c, "error parsing regexp: %s at offset %zu: `%.*s`", (const char *)msg,
-              (size_t)off, (int)(n > 200 ? 200 : n), p);
+                    (size_t)off, (int)(n > 200 ? 200 : n), p);
     }
     return re;
 }
@@ -147,7 +147,7 @@ static int match_failed(struct tmpl_call *c, int rc)
 }
 
 int tmpl__fn_match(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                    struct tmpl_value *out)
+                   struct tmpl_value *out)
 {
     (void)n;
     const char *s;
@@ -208,9 +208,9 @@ static void expand(struct tmpl_buf *b, pcre2_code *re, const PCRE2_SIZE *ov, int
         }
         int brace = i < n && t[i] == '{';
         size_t start = i + brace, j = start;
-        while (j < n && (((unsigned char)t[j] >= 0x80) || t[j] == '_' ||
-                         (t[j] >= '0' && t[j] <= '9') || (t[j] >= 'a' && t[j] <= 'z') ||
-                         (t[j] >= 'A' && t[j] <= 'Z')))
+        while (j < n &&
+               (((unsigned char)t[j] >= 0x80) || t[j] == '_' || (t[j] >= '0' && t[j] <= '9') ||
+                (t[j] >= 'a' && t[j] <= 'z') || (t[j] >= 'A' && t[j] <= 'Z')))
             j++;
         if (j == start || (brace && (j >= n || t[j] != '}'))) {
             tmpl__putc(b, '$'); /* malformed: the $ is literal */
@@ -222,7 +222,7 @@ static void expand(struct tmpl_buf *b, pcre2_code *re, const PCRE2_SIZE *ov, int
 }
 
 int tmpl__fn_re_replace_all(struct tmpl_call *c, const struct tmpl_value *a, size_t n,
-                             struct tmpl_value *out)
+                            struct tmpl_value *out)
 {
     (void)n;
     const char *repl, *s;

@@ -39,8 +39,8 @@ static void run_cases(const struct tcase *cases, size_t n)
         char *got = tmpl_expand(cases[i].in, &d);
         assert_non_null(got);
         if (strcmp(got, cases[i].want) != 0)
-            fail_msg("template %s (value %g): got [%s], want [%s]", cases[i].in,
-                     cases[i].value, got, cases[i].want);
+            fail_msg("template %s (value %g): got [%s], want [%s]", cases[i].in, cases[i].value,
+                     got, cases[i].want);
         free(got);
     }
 }
@@ -69,7 +69,7 @@ static void test_variables(void **state)
         {"{{ $value }}", 0.1 + 0.2, "0.30000000000000004"},
         {"{{ $value }}", -2.5, "-2.5"},
         {"{{ $value }}", 5.9604644775390625e-08, "5.960464477539063e-08"}, /* 2^-24 */
-        {"{{ $value }}", 99894862598343.125, "9.989486259834312e+13"},   /* a tie: to even */
+        {"{{ $value }}", 99894862598343.125, "9.989486259834312e+13"},     /* a tie: to even */
         {"{{ $value }}", 5e-324, "5e-324"},
         {"{{ $value }}", 1.7976931348623157e308, "1.7976931348623157e+308"},
         {"{{ $value }}", NAN, "NaN"},
@@ -90,7 +90,6 @@ static void test_variables(void **state)
     };
     RUN(cases);
 }
-
 
 /* Prometheus' own expected outputs (template/template_test.go). */
 static void test_humanize(void **state)
@@ -137,8 +136,7 @@ static void test_humanize(void **state)
          "1970-01-01 00:00:00 +0000 UTC:1969-12-31 23:59:59 +0000 UTC:"
          "1970-01-15 06:56:07 +0000 UTC:2262-04-11 23:47:16 +0000 UTC"},
         {"{{ 1435065584.128 | humanizeTimestamp }}", 0, "2015-06-23 13:19:44.128 +0000 UTC"},
-        {"{{ \"1435065584.128\" | humanizeTimestamp }}", 0,
-         "2015-06-23 13:19:44.128 +0000 UTC"},
+        {"{{ \"1435065584.128\" | humanizeTimestamp }}", 0, "2015-06-23 13:19:44.128 +0000 UTC"},
         {"{{ humanizeTimestamp $value }}", 1657155181, "2022-07-07 00:53:01 +0000 UTC"},
         {"{{ humanizeTimestamp 1.5 }}", 0, "1970-01-01 00:00:01.5 +0000 UTC"},
         {"{{ humanize $value }}:{{ humanize1024 $value }}:{{ humanizeDuration $value }}:"
@@ -161,8 +159,8 @@ static void test_printf(void **state)
         {"{{ printf \"%f|%e|%g|%v\" $value $value $value $value }}", 1234.5678,
          "1234.567800|1.234568e+03|1234.5678|1234.5678"},
         {"{{ printf \"%g %G\" 1e21 1e-7 }}", 0, "1e+21 1E-07"},
-        {"{{ printf \"%.3g|%8.2f|%-8.2f|%08.2f|%+.1f\" 1234.5 3.14159 3.14159 -3.14159 2.0 }}",
-         0, "1.23e+03|    3.14|3.14    |-0003.14|+2.0"},
+        {"{{ printf \"%.3g|%8.2f|%-8.2f|%08.2f|%+.1f\" 1234.5 3.14159 3.14159 -3.14159 2.0 }}", 0,
+         "1.23e+03|    3.14|3.14    |-0003.14|+2.0"},
         {"{{ printf \"%d|%5d|%-5d|%05d|%x|%X|%o|%c\" 42 42 42 -42 255 255 8 9731 }}", 0,
          "42|   42|42   |-0042|ff|FF|10|\xe2\x98\x83"},
         {"{{ printf \"%x|%#x|%#08x|%#o\" -255 255 255 8 }}", 0, "-ff|0xff|0x000000ff|010"},
@@ -173,8 +171,7 @@ static void test_printf(void **state)
         {"{{ printf \"%t\" false }}", 0, "false"},
         {"{{ printf \"%q|%q|%c\" 65 10 9731 }}", 0, "'A'|'\\n'|\xe2\x98\x83"},
         {"{{ printf \"%x|%X|%.1x\" 3.5 1.0 -3.5 }}", 0, "0x1.cp+01|0X1P+00|-0x1.cp+01"},
-        {"{{ printf \"%+v|%+d|%+v|%#v|%#v\" 5 5 $value $value \"s\" }}", 1.5,
-         "5|+5|1.5|1.5|\"s\""},
+        {"{{ printf \"%+v|%+d|%+v|%#v|%#v\" 5 5 $value $value \"s\" }}", 1.5, "5|+5|1.5|1.5|\"s\""},
         {"{{ printf \"%d\" $externalLabels }}", 0, "map[%!d(string=cluster):%!d(string=eu-west)]"},
         {"{{ printf \"100%%\" }}", 0, "100%"},
         {"{{ printf \"%d\" 1.5 }}", 0, "%!d(float64=1.5)"},
@@ -222,8 +219,7 @@ static void test_conditionals(void **state)
         {"{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 \"x\" 3 }} {{ not 0 }}", 0,
          "0 2  x true"},
         /* and / or stop at the deciding argument: later ones are not run */
-        {"{{ and false (humanize \"bad\") }}|{{ or true (humanize \"bad\") }}", 0,
-         "false|true"},
+        {"{{ and false (humanize \"bad\") }}|{{ or true (humanize \"bad\") }}", 0, "false|true"},
         {"{{ if and (eq $labels.job \"blog\") (gt $value 1.0) }}both{{ end }}", 2, "both"},
         {"{{ if $labels.missing }}set{{ else }}unset{{ end }}", 0, "unset"},
         {"{{ if $labels }}has labels{{ end }}", 0, "has labels"},
@@ -255,14 +251,10 @@ static void test_trim_and_comments(void **state)
 {
     (void)state;
     static const struct tcase cases[] = {
-        {"a  {{- \"b\" -}}  c", 0, "abc"},
-        {"a \n\t{{- \"b\" }} c", 0, "ab c"},
-        {"a {{ \"b\" -}}\n\n c", 0, "a bc"},
-        {"{{ if true -}}\n  yes\n{{- end }}", 0, "yes"},
-        {"x{{/* a comment */}}y", 0, "xy"},
-        {"x  {{- /* trimmed comment */ -}}  y", 0, "xy"},
-        {"{{/* multi\nline */}}z", 0, "z"},
-        {"{{ 3 -}} {{- -4 }}", 0, "3-4"},
+        {"a  {{- \"b\" -}}  c", 0, "abc"},   {"a \n\t{{- \"b\" }} c", 0, "ab c"},
+        {"a {{ \"b\" -}}\n\n c", 0, "a bc"}, {"{{ if true -}}\n  yes\n{{- end }}", 0, "yes"},
+        {"x{{/* a comment */}}y", 0, "xy"},  {"x  {{- /* trimmed comment */ -}}  y", 0, "xy"},
+        {"{{/* multi\nline */}}z", 0, "z"},  {"{{ 3 -}} {{- -4 }}", 0, "3-4"},
         {"{{ \"a\"\n | toUpper }}", 0, "A"}, /* actions may span lines */
     };
     RUN(cases);
@@ -275,10 +267,16 @@ static void test_strings(void **state)
         {"{{ \"aa bb CC\" | title }}|{{ \"aa bb CC\" | toUpper }}|{{ \"aA bB CC\" | toLower }}", 0,
          "Aa Bb CC|AA BB CC|aa bb cc"},
         {"{{ title \"hello_world foo-bar x.y\" }}", 0, "Hello_world Foo-Bar X.Y"},
-        {"{{ toUpper \"stra\xc3\x9f" "e \xc3\xa9t\xc3\xa9 \xce\xb1\" }}", 0,
-         "STRA\xc3\x9f" "E \xc3\x89T\xc3\x89 \xce\x91"},
-        {"{{ toLower \"\xc3\x89" "COLE \xd0\x9c\xd0\x98\xd0\xa0\" }}", 0,
-         "\xc3\xa9" "cole \xd0\xbc\xd0\xb8\xd1\x80"},
+        {"{{ toUpper \"stra\xc3\x9f"
+         "e \xc3\xa9t\xc3\xa9 \xce\xb1\" }}",
+         0,
+         "STRA\xc3\x9f"
+         "E \xc3\x89T\xc3\x89 \xce\x91"},
+        {"{{ toLower \"\xc3\x89"
+         "COLE \xd0\x9c\xd0\x98\xd0\xa0\" }}",
+         0,
+         "\xc3\xa9"
+         "cole \xd0\xbc\xd0\xb8\xd1\x80"},
         {"{{ \"foo.example.com\" | stripPort }}|{{ \"foo.example.com:12345\" | stripPort }}|"
          "{{ \"192.0.2.1:12345\" | stripPort }}|{{ \"2001:0DB8::1\" | stripPort }}|"
          "{{ \"[2001:0DB8::1]:12345\" | stripPort }}|{{ \"[2001:0DB8::1]::12345\" | stripPort }}",
@@ -297,8 +295,7 @@ static void test_strings(void **state)
          "$labels.instance }} {{ match \"\\\\12\" \"\\n\" }}",
          0, "true true true true"},
         {"{{ reReplaceAll \"\" \"-\" \"abc\" }}", 0, "-a-b-c-"},
-        {"{{ reReplaceAll \"(?P<h>[^.]+)\\\\..*\" \"${h}!$1x$$\" \"web.example\" }}", 0,
-         "web!$"},
+        {"{{ reReplaceAll \"(?P<h>[^.]+)\\\\..*\" \"${h}!$1x$$\" \"web.example\" }}", 0, "web!$"},
         {"{{ reReplaceAll \":[0-9]+$\" \"\" $labels.instance }}", 0, "web-1.example.com"},
         {"{{ html \"<a href='x'>&\\\"\" }}", 0, "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"},
         {"{{ urlquery \"a b&c=d/é\" }}", 0, "a+b%26c%3Dd%2F%C3%A9"},
@@ -436,8 +433,7 @@ static void test_exec_errors(void **state)
         {"{{ if }}", 0, "<error expanding template: 1:7: missing value for if>"},
         /* errors Go finds only when executing: Prometheus loads such rule files */
         {"{{ $x = 1 }}", 0, "<error expanding template: 1:9: undefined variable: $x>"},
-        {"{{ 1 2 }}", 0,
-         "<error expanding template: 1:6: can't give argument to non-function 1>"},
+        {"{{ 1 2 }}", 0, "<error expanding template: 1:6: can't give argument to non-function 1>"},
         {"{{ $labels.job \"x\" }}", 0,
          "<error expanding template: 1:16: can't give argument to non-function $labels.job>"},
         {"{{ nil }}", 0, "<error expanding template: 1:4: nil is not a command>"},
@@ -490,15 +486,13 @@ static void test_limits(void **state)
     free(got);
     got = tmpl_expand("{{ printf \"%2000000d\" 1 }}", &d);
     assert_non_null(got);
-    assert_string_equal(got,
-                        "<error expanding template: 1:4: error calling printf: result exceeds "
-                        "1048576 bytes>");
+    assert_string_equal(got, "<error expanding template: 1:4: error calling printf: result exceeds "
+                             "1048576 bytes>");
     free(got);
     got = tmpl_expand("{{ range 1000000000 }}{{ end }}", &d);
     assert_non_null(got);
-    assert_string_equal(got,
-                        "<error expanding template: 1:4: template execution exceeds 100000 "
-                        "steps>");
+    assert_string_equal(got, "<error expanding template: 1:4: template execution exceeds 100000 "
+                             "steps>");
     free(got);
 }
 

@@ -47,7 +47,8 @@ static const struct pcase cases[] = {
     {"1234567", "{{ printf \"%*d|%.*f|%-*d|\" 5 1 2 3.14159 -4 7 }}|{{ printf \"%08s|%.2s\" "
                 "\"ab\" \"h\xc3\xa9llo\" }}"},
     {"1234567", "{{ html \"<a href='x'>&\\\"\" }}|{{ urlquery \"a b&c=d/\xc3\xa9\" }}"},
-    {"1234567", "{{ title \"hello_world foo-bar x.y\" }}|{{ toUpper \"stra\xc3\x9f" "e "
+    {"1234567", "{{ title \"hello_world foo-bar x.y\" }}|{{ toUpper \"stra\xc3\x9f"
+                "e "
                 "\xc3\xa9t\xc3\xa9\" }}|{{ toLower \"\xc3\x89"
                 "COLE \xd0\x9c\xd0\x98\xd0\xa0\" }}"},
     {"1234567", "{{ stripPort \"[2001:0DB8::1]:12345\" }}|{{ stripPort \"host:\" }}|"
@@ -132,19 +133,22 @@ static void write_files(const char *dir)
           "  input_series:\n",
           t);
     for (size_t i = 0; i < NCASES; i++) {
-        fprintf(r, "  - alert: A%zu\n    expr: sum without(case) (m{case=\"%zu\"})\n"
-                   "    annotations:\n      t: ",
+        fprintf(r,
+                "  - alert: A%zu\n    expr: sum without(case) (m{case=\"%zu\"})\n"
+                "    annotations:\n      t: ",
                 i, i);
         yaml_quoted(r, cases[i].tmpl);
         fputc('\n', r);
-        fprintf(t, "  - series: 'm{case=\"%zu\",instance=\"web-1.example.com:9100\","
-                   "job=\"blog\",severity=\"page\"}'\n    values: '%s'\n",
+        fprintf(t,
+                "  - series: 'm{case=\"%zu\",instance=\"web-1.example.com:9100\","
+                "job=\"blog\",severity=\"page\"}'\n    values: '%s'\n",
                 i, cases[i].value);
     }
     fputs("  alert_rule_test:\n", t);
     for (size_t i = 0; i < NCASES; i++)
-        fprintf(t, "  - eval_time: 0m\n    alertname: A%zu\n    exp_alerts:\n"
-                   "    - exp_labels: {}\n      exp_annotations: {t: none}\n",
+        fprintf(t,
+                "  - eval_time: 0m\n    alertname: A%zu\n    exp_alerts:\n"
+                "    - exp_labels: {}\n      exp_annotations: {t: none}\n",
                 i);
     fclose(r);
     fclose(t);
@@ -207,8 +211,8 @@ static void test_same_as_promtool(void **state)
     for (size_t i = 0; i < NCASES; i++) {
         char *want = prometheus_result(report, i);
         if (!want)
-            fail_msg("case %zu [%s]: no expansion in promtool's report:\n%.2000s", i,
-                     cases[i].tmpl, report);
+            fail_msg("case %zu [%s]: no expansion in promtool's report:\n%.2000s", i, cases[i].tmpl,
+                     report);
         struct tmpl_data d = {&labels, NULL, NULL, strtod(cases[i].value, NULL)};
         char *got = tmpl_expand(cases[i].tmpl, &d);
         assert_non_null(got);
@@ -233,16 +237,43 @@ static void test_same_as_promtool(void **state)
  * rule file with the first kind and loads one with the second (whose
  * errors show only when an alert fires); Vigil must decide the same. */
 static const char *const load_cases[] = {
-    "{{ foo }}", "{{ $x }}", "{{ if }}x{{ end }}", "{{", "{{ end }}", "{{ 1 | 2 }}", "{{ 1x }}",
-    "{{ 99999999999999999999 }}", "{{ 'ab' }}", "{{/* c */ x}}", "{{ $k, $v := 1 }}",
-    "{{ if 1 }}{{ else }}{{ else }}{{ end }}", "{{ with $x := 1 }}{{ end }}{{ $x }}",
-    "{{ range $k, $v, $w := $labels }}{{ end }}", "{{ humanize | | }}", "{{ \"abc }}",
-    "{{ if 1 }}", "{{ toDuration 1 }}", "{{ tmpl \"x\" . }}", "{{\xc2\xa0}}",
+    "{{ foo }}",
+    "{{ $x }}",
+    "{{ if }}x{{ end }}",
+    "{{",
+    "{{ end }}",
+    "{{ 1 | 2 }}",
+    "{{ 1x }}",
+    "{{ 99999999999999999999 }}",
+    "{{ 'ab' }}",
+    "{{/* c */ x}}",
+    "{{ $k, $v := 1 }}",
+    "{{ if 1 }}{{ else }}{{ else }}{{ end }}",
+    "{{ with $x := 1 }}{{ end }}{{ $x }}",
+    "{{ range $k, $v, $w := $labels }}{{ end }}",
+    "{{ humanize | | }}",
+    "{{ \"abc }}",
+    "{{ if 1 }}",
+    "{{ toDuration 1 }}",
+    "{{ tmpl \"x\" . }}",
+    "{{\xc2\xa0}}",
     /* loaded by both */
-    "{{ 1 2 }}", "{{ nil }}", "{{ \"a\" | humanize 1 }}", "{{ $x = 1 }}", "{{ humanize | }}",
-    "{{ $labels.x.y }}", "{{ .Labels.x 1 }}", "{{ (1) 2 }}", "{{ $value 1 }}", "{{ . 1 }}",
-    "{{ humanize (1 2) }}", "{{ printf \"%d\" (nil) }}", "{{ .Nope }}", "{{ gt $value 1 }}",
-    "{{ $x = 1 }}{{ $x }}", "{{ with query \"up\" }}{{ . | first | value | humanize }}{{ end }}",
+    "{{ 1 2 }}",
+    "{{ nil }}",
+    "{{ \"a\" | humanize 1 }}",
+    "{{ $x = 1 }}",
+    "{{ humanize | }}",
+    "{{ $labels.x.y }}",
+    "{{ .Labels.x 1 }}",
+    "{{ (1) 2 }}",
+    "{{ $value 1 }}",
+    "{{ . 1 }}",
+    "{{ humanize (1 2) }}",
+    "{{ printf \"%d\" (nil) }}",
+    "{{ .Nope }}",
+    "{{ gt $value 1 }}",
+    "{{ $x = 1 }}{{ $x }}",
+    "{{ with query \"up\" }}{{ . | first | value | humanize }}{{ end }}",
     "{{ args 1 }}{{ safeHtml \"x\" }}{{ graphLink \"up\" }}{{ toTime 1 }}{{ js 1 }}",
 };
 
