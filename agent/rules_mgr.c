@@ -1,7 +1,7 @@
 /* rules_mgr.c — rule groups on the libuv loop (see rules_mgr.h for the life
- * of one evaluation). Everything here runs on the loop thread except
- * work_query, which only reads a store snapshot and the rules' parsed
- * expressions. */
+ * of one evaluation; rules_mgr_load is in rules_files.c). Everything here
+ * runs on the loop thread except work_query, which only reads a store
+ * snapshot and the rules' parsed expressions. */
 #include "rules_mgr.h"
 
 #include <errno.h>

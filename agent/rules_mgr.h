@@ -37,7 +37,7 @@ struct rules_mgr;
 typedef void (*rules_notify_fn)(void *arg, const struct alert_notification *a, size_t n,
                                 int64_t now_ms);
 
-/* Loads what cfg asks for: the rule_files globs (relative to the directory
+/* (rules_files.c) Loads what cfg asks for: the rule_files globs (relative to the directory
  * of config_path, or the working directory without one) plus the built-in
  * groups cfg enables, written first to builtin_dir/builtin.yml when
  * builtin_dir is not NULL (without it the built-in groups are left out, as
