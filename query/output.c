@@ -165,6 +165,12 @@ static struct bound scaled_bound(uint64_t l, int y, int z)
     return r;
 }
 
+/* "00" .. "99" */
+static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                               "25262728293031323334353637383940414243444546474849"
+                               "50515253545556575859606162636465666768697071727374"
+                               "75767778798081828384858687888990919293949596979899";
+
 /* -1, 0, 1 as c < b, c == b, c > b. */
 static int bound_cmp(uint64_t c, const struct bound *b)
 {
@@ -277,10 +283,6 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
         best /= 10;
         (*dp)++;
     }
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                   "25262728293031323334353637383940414243444546474849"
-                                   "50515253545556575859606162636465666768697071727374"
-                                   "75767778798081828384858687888990919293949596979899";
     for (int i = 16; i >= 0; i -= 2, best /= 100)
         memcpy(out + i, pairs + 2 * (best % 100), 2);
     int n = 18;
@@ -318,25 +320,33 @@ static size_t fixed_notation(int neg, const char *dig, int nd, int dp, char *buf
 static size_t format_uint(uint64_t u, char *buf)
 {
     char tmp[24];
-    size_t n = 0, k = 0;
-    do
-        tmp[k++] = (char)('0' + (int)(u % 10));
-    while (u /= 10);
-    while (k)
-        buf[n++] = tmp[--k];
-    return n;
+    size_t k = sizeof tmp;
+    for (; u >= 100; u /= 100) {
+        k -= 2;
+        memcpy(tmp + k, pairs + 2 * (u % 100), 2);
+    }
+    if (u >= 10) {
+        k -= 2;
+        memcpy(tmp + k, pairs + 2 * u, 2);
+    } else {
+        tmp[--k] = (char)('0' + u);
+    }
+    memcpy(buf, tmp + k, sizeof tmp - k);
+    return sizeof tmp - k;
 }
 
-void output_format_value(double v, char *buf, size_t cap)
+/* output_format_value into buf (48 bytes), unterminated. @return the
+ * length. */
+static size_t format_value(double v, char *digits)
 {
-    char e[40], digits[48];
+    char e[40];
     if (isnan(v)) {
-        snprintf(buf, cap, "NaN");
-        return;
+        memcpy(digits, "NaN", 3);
+        return 3;
     }
     if (isinf(v)) {
-        snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
-        return;
+        memcpy(digits, v > 0 ? "+Inf" : "-Inf", 4);
+        return 4;
     }
     double a = fabs(v);
     size_t n = 0;
@@ -352,8 +362,9 @@ void output_format_value(double v, char *buf, size_t cap)
         } else {
             shortest_e(v, e, sizeof e);
             if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-                snprintf(buf, cap, "%s", e);
-                return;
+                n = strlen(e);
+                memcpy(digits, e, n);
+                return n;
             }
             /* -0 and what shortest_digits leaves: [-]d[.ddd]e±XX to fixed */
             const char *p = e;
@@ -366,15 +377,23 @@ void output_format_value(double v, char *buf, size_t cap)
             n = fixed_notation(neg, e, nd, atoi(p + 1) + 1, digits);
         }
     }
+    return n;
+}
+
+void output_format_value(double v, char *buf, size_t cap)
+{
+    char digits[48];
+    size_t n = format_value(v, digits);
     if (n >= cap)
         n = cap - 1;
     memcpy(buf, digits, n);
     buf[n] = '\0';
 }
 
-void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap)
+/* output_format_timestamp into tmp (32 bytes), unterminated. @return the
+ * length. */
+static size_t format_timestamp(int64_t ts_ms, char *tmp)
 {
-    char tmp[32];
     uint64_t t = ts_ms < 0 ? (uint64_t)0 - (uint64_t)ts_ms : (uint64_t)ts_ms;
     size_t n = 0;
     if (ts_ms < 0)
@@ -384,9 +403,16 @@ void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap)
     if (ms) {
         tmp[n++] = '.';
         tmp[n++] = (char)('0' + ms / 100);
-        tmp[n++] = (char)('0' + ms / 10 % 10);
-        tmp[n++] = (char)('0' + ms % 10);
+        memcpy(tmp + n, pairs + 2 * (ms % 100), 2);
+        n += 2;
     }
+    return n;
+}
+
+void output_format_timestamp(int64_t ts_ms, char *buf, size_t cap)
+{
+    char tmp[32];
+    size_t n = format_timestamp(ts_ms, tmp);
     if (n >= cap)
         n = cap - 1;
     memcpy(buf, tmp, n);
@@ -489,7 +515,7 @@ int output_labels_ptr_cmp(const void *x, const void *y)
                              *(const struct tsdb_labels *const *)y);
 }
 
-/* Formats [ts,"value"], preceded by a comma unless first, into p (80
+/* Formats [ts,"value"], preceded by a comma unless first, into p (96
  * bytes). @return its length. */
 static size_t json_point(char *p, const struct output_sample *s, int first)
 {
@@ -497,12 +523,10 @@ static size_t json_point(char *p, const struct output_sample *s, int first)
     if (!first)
         p[n++] = ',';
     p[n++] = '[';
-    output_format_timestamp(s->ts_ms, p + n, 32);
-    n += strlen(p + n);
+    n += format_timestamp(s->ts_ms, p + n);
     p[n++] = ',';
     p[n++] = '"';
-    output_format_value(s->value, p + n, 40);
-    n += strlen(p + n);
+    n += format_value(s->value, p + n);
     p[n++] = '"';
     p[n++] = ']';
     return n;
@@ -514,7 +538,7 @@ static void json_points(FILE *f, const struct output_sample *s, size_t n)
     char buf[16384];
     size_t len = 0;
     for (size_t j = 0; j < n; j++) {
-        if (len > sizeof buf - 80) {
+        if (len > sizeof buf - 96) {
             fwrite(buf, 1, len, f);
             len = 0;
         }
