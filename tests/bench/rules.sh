@@ -4,6 +4,7 @@
 # Prometheus 2.42 (Debian `prometheus`) from the same rule file over the same
 # data; rule evaluation time and CPU per cycle, and notification latency
 # from the evaluation that fired an alert to its arrival at a receiver.
+# Results and how to read them: docs/benchmarks.md, "Rules".
 #
 # Data: every server scrapes its own fake_exporter (TARGETS ports x SERIES
 # fake_value series + fake_scrapes_total, values changing at every scrape;
@@ -12,34 +13,42 @@
 # instance="target-NNN", so both stores hold the same series, label for
 # label, and one rule file serves both.
 #
-# Timeline of a run (the servers of a batch start together):
-#   0 .. NORULES_S          scrape only, rule_files matches nothing; the
-#                           CPU from BASE_FROM to NORULES_S is the scrape
-#                           baseline (per cycle)
-#   NORULES_S               the rule file is copied in, SIGHUP to each server
-#   + RULES_WARM_S          then MEASURE_CYCLES cycles are measured: each
-#                           cycle, the sum over the bench groups of
-#                           *_rule_group_last_duration_seconds (median over
-#                           cycles = "eval s/cycle"); over the window, CPU
-#                           (utime+stime of all threads, /proc/PID/stat) per
-#                           cycle, the duration summary's sum/count, missed
-#                           iterations, failures.
-# [5m] windows are full from 300 s on, so with the defaults every measured
-# evaluation reads complete 5 m windows.
+# Timeline of a run (all servers start together and scrape throughout):
+#   0 .. NORULES_S     scrape only (rule_files matches nothing); each
+#                      server's CPU from BASE_FROM to NORULES_S is its
+#                      scrape baseline per cycle
+#   then one phase per server (TOGETHER=1: one phase for all): the rule file
+#   is copied into the server's rule directory and the server gets SIGHUP;
+#   after RULES_WARM_S, MEASURE_CYCLES cycles are measured:
+#     - each cycle, the sum over the bench groups of
+#       *_rule_group_last_duration_seconds ("eval s/cycle": median)
+#     - over the window: CPU (utime+stime of all threads, /proc/PID/stat)
+#       per cycle; rule evaluations completed (*_rule_evaluations_total),
+#       hence CPU per RULES rule evaluations; missed iterations; failures
+#   then the server, its exporter and its receiver are stopped, so the next
+#   phase's server evaluates with no other rule engine running.
+# With the defaults the [5m] windows are full (> 300 s of data) in every
+# measured evaluation.
 #
 # The rules (one group per target, R = SERIES/10 rules per group, rule k
 # selects the 10 series idx in [10k, 10k+9] of its target with
-# idx=~"K[0-9]"), by k mod 10:
+# SEL = fake_value{job="bench",instance="target-NNN",idx=~"K[0-9]"}), by k
+# mod 10:
 #   0-3  SEL > 1e9                                   (40 %)
 #   4-5  rate(SEL[5m]) > 1                           (20 %)
 #   6-7  avg_over_time(SEL[5m]) > 1e9                (20 %)
 #   8    sum by (instance) (SEL) > 1e9               (10 %)
-#   9    sum by (instance) (rate(SEL[5m])) > 100     (10 %, but the last rule
-#        of each group is instead fake_scrapes_total{instance=...} > N_g,
-#        for: 0, which starts firing at a known scrape inside the window)
-# None of the others ever fires. The firing rules of the groups start at
-# different cycles and stay firing, so alerts are sent (and, by Prometheus'
-# resend rule, resent every minute) throughout the window.
+#   9    sum by (instance) (rate(SEL[5m])) > 100     (10 %)
+# except that rule (37 g) mod R of group g is replaced by
+#        fake_scrapes_total{job="bench",instance="target-NNN"} > N_g  (for: 0)
+# which starts firing at a known scrape inside the measured window (the
+# groups at different cycles) and stays firing, so alerts are sent (and
+# resent every minute, Prometheus' resend delay) throughout the window; its
+# place in the group varies because Prometheus sends after each rule while
+# a rule's notification may also wait for the rest of its group. None of
+# the other rules ever fires. Every rule has two labels and a templated
+# annotation. The phases' rule files differ only in the 100 N_g (shifted by
+# the phase's start).
 #
 # Notifications: `alerting: alertmanagers:` of each server points at its
 # own alert_receiver.py, which logs each alert's arrival time and startsAt;
@@ -49,18 +58,20 @@
 #
 # Usage: tests/bench/rules.sh [BIN]            (BIN defaults to bin)
 # Environment (defaults are the full run: 10,000 rules over 100,000 series,
-# both servers at once, 1 run, about 9 minutes):
-#   SERVERS="vigild prometheus"  RUNS=1
+# 1 run, about 13 minutes):
+#   SERVERS="vigild prometheus"  RUNS=1   (the phase order alternates by run)
 #   TARGETS=100 SERIES=1000 INTERVAL=15      (seconds)
 #   NORULES_S=300 BASE_FROM=60 RULES_WARM_S=45 MEASURE_CYCLES=10
-#   SEQUENTIAL=0    1: one server at a time (each alone on the machine;
-#                   twice the time) instead of both at once
+#   TOGETHER=0      1: every server evaluates in one phase, at the same time
+#                   (shorter; each server's wall times then include waiting
+#                   for the CPU the other uses)
 #   PORT_BASE=31000 exporter ports PORT_BASE+1000*i .. +TARGETS-1 for the
 #                   i-th server; HTTP and receiver ports below PORT_BASE
 #   SMALL=1         1,000 rules over 10,000 series (TARGETS=10), shorter
 #                   phases (NORULES_S=90, RULES_WARM_S=30, 6 cycles: the
-#                   [5m] windows are not full yet), about 3 minutes
-#   KEEP=DIR        copy configs, rule file, logs and receiver logs to DIR
+#                   [5m] windows are not full yet), about 5 minutes
+#   KEEP=DIR        copy configs, rule files, metrics, logs and receiver
+#                   logs to DIR
 # Needs curl, python3 and Prometheus 2.42 (`tests/deps.sh prometheus`).
 # Everything goes to a fresh directory under /tmp (TMPDIR), removed at exit;
 # every process is started under `timeout` and stopped by its PID.
@@ -75,7 +86,7 @@ SERVERS=${SERVERS:-"vigild prometheus"} RUNS=${RUNS:-1}
 TARGETS=${TARGETS:-100} SERIES=${SERIES:-1000} INTERVAL=${INTERVAL:-15}
 NORULES_S=${NORULES_S:-300} BASE_FROM=${BASE_FROM:-60}
 RULES_WARM_S=${RULES_WARM_S:-45} MEASURE_CYCLES=${MEASURE_CYCLES:-10}
-SEQUENTIAL=${SEQUENTIAL:-0} PORT_BASE=${PORT_BASE:-31000}
+TOGETHER=${TOGETHER:-0} PORT_BASE=${PORT_BASE:-31000}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$(cd "$BIN" && pwd)
 FAKE=$BIN/bench/fake_exporter
@@ -84,6 +95,8 @@ TICK=$(getconf CLK_TCK)
 RPG=$((SERIES / 10))                 # rules per group
 NRULES=$((TARGETS * RPG))
 NSERIES=$((TARGETS * SERIES))
+# a phase: rules warm-up, the window, 30 s for the queries after it
+PHASE_S=$((RULES_WARM_S + MEASURE_CYCLES * INTERVAL + 30))
 
 need() { command -v "$1" > /dev/null 2>&1 || { echo "rules.sh: $1 missing ($2)" >&2; exit 2; }; }
 need "$FAKE" make
@@ -114,22 +127,33 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/vigil-rules.XXXXXX")
 PIDS=
 # stop PID: SIGTERM, SIGKILL after 30 s.
 stop() {
-    p=$1
-    kill "$p" 2> /dev/null || true
-    i=0
-    while kill -0 "$p" 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$p" 2> /dev/null || true
-    wait "$p" 2> /dev/null || true
+    kill "$1" 2> /dev/null || true
+    n=0
+    while kill -0 "$1" 2> /dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -9 "$1" 2> /dev/null || true
+    wait "$1" 2> /dev/null || true
 }
-stop_all() {
-    for p in $PIDS; do stop "$p"; done
-    PIDS=
+# stop_server SERVER: its server, exporter and receiver (the timeout
+# processes, which pass SIGTERM on).
+stop_server() {
+    for f in server exporter receiver; do
+        [ -s "$W/s-$1/$f.tpid" ] || continue
+        p=$(cat "$W/s-$1/$f.tpid")
+        # the server itself first: SIGKILL to timeout would orphan it
+        [ $f = server ] && stop "$(cat "$W/s-$1/server.pid")"
+        stop "$p"
+        PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
+        : > "$W/s-$1/$f.tpid"
+    done
 }
 cleanup() {
-    stop_all
+    for f in "$W"/s-*/server.tpid; do
+        [ -s "$f" ] && stop "$(cat "${f%.tpid}.pid")"
+    done
+    for p in $PIDS; do stop "$p"; done
     if [ -n "${KEEP:-}" ]; then
         mkdir -p "$KEEP"
-        cp -r "$W"/s-* "$W/res" "$W/rules.yml" "$KEEP"/ 2> /dev/null || true
+        cp -r "$W"/s-* "$W/res" "$KEEP"/ 2> /dev/null || true
         rm -rf "$KEEP"/s-*/data
     fi
     rm -rf "$W"
@@ -145,11 +169,17 @@ median() {
         m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.4g\n", m }'
 }
 calc() { awk -v OFMT=%.6f "BEGIN { print ($1) }"; }
+# na EXPR VALUE...: calc EXPR ($1, $2... are the VALUEs) unless one is n/a
+na() {
+    e=$1
+    shift
+    case " $* " in *" n/a "*) echo n/a; return ;; esac
+    awk -v OFMT=%.6f "BEGIN { split(\"$*\", v, \" \"); print ($(echo "$e" | sed 's/\$\([0-9]\)/v[\1]/g')) }"
+}
 now() { date +%s.%N; }
-# sleep_until EPOCH
+# sleep_until EPOCH (in the background, so that a signal's trap runs at once)
 sleep_until() {
     d=$(calc "$1 - $(now)")
-    # in the background, so that a signal's trap runs at once
     if [ "$(calc "$d > 0")" = 1 ]; then sleep "$d" & wait $!; fi
     return 0
 }
@@ -157,12 +187,12 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2> /dev/null || echo 0; }
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 # ---- the rule file -------------------------------------------------------------
-# Firing thresholds: the scrape counter at the start of the measured window
-# is about (NORULES_S + RULES_WARM_S) / INTERVAL; group g fires one to
-# MEASURE_CYCLES - 2 scrapes later.
-MSTART_SCRAPE=$(((NORULES_S + RULES_WARM_S) / INTERVAL))
-awk -v targets="$TARGETS" -v rpg="$RPG" -v first="$MSTART_SCRAPE" \
-    -v spread=$((MEASURE_CYCLES - 2)) 'BEGIN {
+# gen_rules FIRST: the firing rule of group g has threshold FIRST + 1 +
+# g mod (MEASURE_CYCLES - 2): with FIRST the scrape counter at the start of
+# the window, it fires 2 to MEASURE_CYCLES - 1 scrapes into the window.
+gen_rules() {
+    awk -v targets="$TARGETS" -v rpg="$RPG" -v first="$1" \
+        -v spread=$((MEASURE_CYCLES - 2)) 'BEGIN {
     print "groups:"
     for (g = 0; g < targets; g++) {
         inst = sprintf("target-%03d", g)
@@ -170,7 +200,7 @@ awk -v targets="$TARGETS" -v rpg="$RPG" -v first="$MSTART_SCRAPE" \
         for (k = 0; k < rpg; k++) {
             sel = sprintf("fake_value{job=\"bench\",instance=\"%s\",idx=~\"%s[0-9]\"}", inst, k ? k : "")
             m = k % 10
-            if (k == rpg - 1) {
+            if (k == (37 * g) % rpg) {
                 name = "BenchScrapesReached"
                 expr = sprintf("fake_scrapes_total{job=\"bench\",instance=\"%s\"} > %d", inst, first + 1 + g % spread)
             } else if (m <= 3) {
@@ -189,17 +219,17 @@ awk -v targets="$TARGETS" -v rpg="$RPG" -v first="$MSTART_SCRAPE" \
             printf "        annotations:\n          summary: \"{{ $labels.instance }} at {{ $value }}\"\n"
         }
     }
-}' > "$W/rules.yml"
+}'
+}
 
 # ---- per-server setup ------------------------------------------------------------
 # server i: directory W/s-NAME, exporter ports EB..EB+TARGETS-1, HTTP port
 # HP, receiver port RP.
 setup() {
-    s=$1 i=$2
-    d=$W/s-$s
+    d=$W/s-$1
     rm -rf "$d"
     mkdir -p "$d/rules"
-    eb=$((PORT_BASE + 1000 * i)) hp=$((PORT_BASE - 20 + 2 * i)) rp=$((PORT_BASE - 19 + 2 * i))
+    eb=$((PORT_BASE + 1000 * $2)) hp=$((PORT_BASE - 20 + 2 * $2)) rp=$((PORT_BASE - 19 + 2 * $2))
     echo "$eb $hp $rp" > "$d/ports"
     {
         cat << EOF
@@ -227,32 +257,36 @@ EOF
         cat << EOF
 statsd:
   listen: "off"
+rules:                 # no built-in groups: Prometheus has none
+  watchdog: false
+  self_monitoring: false
 http:
   listen: 127.0.0.1:$hp
 EOF
     } > "$d/vigil.yml"
 }
 
-# start_batch SERVER...: exporters, receivers, servers; waits until ready.
+# start_all SERVER...: exporters, receivers, servers; waits until ready.
 # Sets T0 (epoch when all are ready).
-start_batch() {
+start_all() {
     for s in "$@"; do
         d=$W/s-$s
         read -r eb hp rp < "$d/ports"
         : > "$d/received"
+        rm -rf "$d/data" "$d/rules"/*
         timeout 3600 "$FAKE" -p "$eb" -n "$TARGETS" -m "$SERIES" > "$d/fake.out" 2>&1 &
-        echo $! > "$d/fake.pid"
+        echo $! > "$d/exporter.tpid"
         PIDS="$PIDS $!"
         timeout 3600 python3 "$RECV" "$rp" "$d/received" > "$d/recv.out" 2>&1 &
-        echo $! > "$d/recv.pid"
+        echo $! > "$d/receiver.tpid"
         PIDS="$PIDS $!"
     done
     for s in "$@"; do
         d=$W/s-$s
-        i=0
+        n=0
         until grep -q listening "$d/fake.out" && grep -q listening "$d/recv.out"; do
-            i=$((i + 1))
-            [ $i -lt 100 ] || { cat "$d/fake.out" "$d/recv.out" >&2; exit 1; }
+            n=$((n + 1))
+            [ $n -lt 100 ] || { cat "$d/fake.out" "$d/recv.out" >&2; exit 1; }
             sleep 0.1
         done
     done
@@ -270,10 +304,11 @@ start_batch() {
                 --web.listen-address="127.0.0.1:$hp" --log.level=warn > "$d/server.log" 2>&1 & ;;
         esac
         tp=$!
+        echo "$tp" > "$d/server.tpid"
         PIDS="$PIDS $tp"
-        i=0
+        n=0
         until sp=$(ps -o pid= --ppid "$tp" | head -n 1 | tr -d ' ') && [ -n "$sp" ]; do
-            i=$((i + 1)); [ $i -lt 100 ] || { echo "rules.sh: $s did not start" >&2; exit 1; }
+            n=$((n + 1)); [ $n -lt 100 ] || { echo "rules.sh: $s did not start" >&2; exit 1; }
             sleep 0.05
         done
         echo "$sp" > "$d/server.pid"
@@ -281,10 +316,10 @@ start_batch() {
     for s in "$@"; do
         d=$W/s-$s
         read -r eb hp rp < "$d/ports"
-        i=0
+        n=0
         until curl -sf -m 1 -o /dev/null "http://127.0.0.1:$hp/-/ready"; do
-            i=$((i + 1))
-            [ $i -lt 600 ] && kill -0 "$(cat "$d/server.pid")" 2> /dev/null ||
+            n=$((n + 1))
+            [ $n -lt 600 ] && kill -0 "$(cat "$d/server.pid")" 2> /dev/null ||
                 { echo "rules.sh: $s not ready" >&2; tail "$d/server.log" >&2; exit 1; }
             sleep 0.1
         done
@@ -306,88 +341,90 @@ msum() {
         name == n && (f == "" || $1 ~ f) { s += $NF; seen = 1 }
         END { if (seen) printf "%.10g\n", s; else print "n/a" }' "$1"
 }
+# mdelta NAME [FILTER]: msum in $d/m1 minus msum in $d/m0
+mdelta() { na '$1 - $2' "$(msum "$d/m1" "$@")" "$(msum "$d/m0" "$@")"; }
 # q SERVER PROMQL: the first value of an instant query, or n/a.
 q() {
     read -r eb hp rp < "$W/s-$1/ports"
-    curl -sf -m 30 "http://127.0.0.1:$hp/api/v1/query" --data-urlencode "query=$2" |
+    curl -sf -m 20 "http://127.0.0.1:$hp/api/v1/query" --data-urlencode "query=$2" |
         python3 -c 'import json,sys
 d = json.load(sys.stdin)["data"]["result"]
 print(d[0]["value"][1] if d else 0)' 2> /dev/null || echo n/a
 }
-sub_na() { case "$1$2" in *n/a*) echo n/a ;; *) calc "$1 - $2" ;; esac; }
+snap() { echo "$(ticks "$(cat "$W/s-$1/server.pid")") $(now)"; }
 
-# run_batch RUN SERVER...: one run of the given servers, started together.
-run_batch() {
-    run=$1
-    shift
-    start_batch "$@"
-    echo "rules.sh: run $run: $* started; scrape only for ${NORULES_S}s" >&2
-    sleep_until "$(calc "$T0 + $BASE_FROM")"
+# phase RUN J SERVER...: the servers evaluate the rules (phase J of the run).
+phase() {
+    run=$1 j=$2
+    shift 2
+    pstart=$(calc "$T0 + $NORULES_S + $j * $PHASE_S")
+    sleep_until "$pstart"
+    first=$(((NORULES_S + j * PHASE_S + RULES_WARM_S) / INTERVAL))
+    gen_rules "$first" > "$W/rules-$j.yml"
     for s in "$@"; do
-        d=$W/s-$s
-        echo "$(ticks "$(cat "$d/server.pid")") $(now)" > "$d/base0"
+        cp "$W/rules-$j.yml" "$W/s-$s/rules/rules.yml"
+        kill -HUP "$(cat "$W/s-$s/server.pid")"
     done
-    sleep_until "$(calc "$T0 + $NORULES_S")"
+    echo "rules.sh: run $run: $NRULES rules loaded into $* (SIGHUP); measuring $MEASURE_CYCLES cycles after ${RULES_WARM_S}s" >&2
+    sleep_until "$(calc "$pstart + $RULES_WARM_S")"
     for s in "$@"; do
-        d=$W/s-$s
-        echo "$(ticks "$(cat "$d/server.pid")") $(now)" > "$d/base1"
-        scrape_metrics "$s" "$d/m.base"
-        cp "$W/rules.yml" "$d/rules/rules.yml"
-        kill -HUP "$(cat "$d/server.pid")"
-    done
-    echo "rules.sh: run $run: $NRULES rules loaded (SIGHUP); measuring $MEASURE_CYCLES cycles after ${RULES_WARM_S}s" >&2
-    sleep_until "$(calc "$T0 + $NORULES_S + $RULES_WARM_S")"
-    for s in "$@"; do
-        d=$W/s-$s
-        scrape_metrics "$s" "$d/m0"
-        echo "$(ticks "$(cat "$d/server.pid")") $(now)" > "$d/w0"
+        scrape_metrics "$s" "$W/s-$s/m0"
+        snap "$s" > "$W/s-$s/w0"
     done
     b0=$(busy_ticks) w0=$(now)
     for c in $(seq "$MEASURE_CYCLES"); do
         sleep_until "$(calc "$w0 + $c * $INTERVAL")"
         for s in "$@"; do
-            d=$W/s-$s
-            P=$(prefix "$s")
-            scrape_metrics "$s" "$d/m.c"
-            v=$(msum "$d/m.c" "${P}rule_group_last_duration_seconds" ';bench-')
-            [ "$v" = n/a ] || record "${s}_eval_cycle_run$run" "$v"
+            scrape_metrics "$s" "$W/s-$s/m.c"
+            v=$(msum "$W/s-$s/m.c" "$(prefix "$s")rule_group_last_duration_seconds" ';bench-')
+            echo "$v" >> "$W/s-$s/cycles"
             [ "$v" = n/a ] || record "${s}_eval_cycle" "$v"
         done
     done
-    b1=$(busy_ticks)
+    for s in "$@"; do
+        snap "$s" > "$W/s-$s/w1"
+        scrape_metrics "$s" "$W/s-$s/m1"
+    done
+    b1=$(busy_ticks) w1=$(now)
     for s in "$@"; do
         d=$W/s-$s
         P=$(prefix "$s")
-        sp=$(cat "$d/server.pid")
-        read -r t1 e1 << EOF
-$(ticks "$sp") $(now)
-EOF
         read -r t0 e0 < "$d/w0"
+        read -r t1 e1 < "$d/w1"
         read -r a0 f0 < "$d/base0"
         read -r a1 f1 < "$d/base1"
-        scrape_metrics "$s" "$d/m1"
         cycles=$(calc "($e1 - $e0) / $INTERVAL")
         cpu=$(calc "($t1 - $t0) / $TICK / $cycles")
         base=$(calc "($a1 - $a0) / $TICK / (($f1 - $f0) / $INTERVAL)")
-        dsum=$(sub_na "$(msum "$d/m1" "${P}rule_group_duration_seconds_sum")" "$(msum "$d/m0" "${P}rule_group_duration_seconds_sum")")
-        dcnt=$(sub_na "$(msum "$d/m1" "${P}rule_group_duration_seconds_count")" "$(msum "$d/m0" "${P}rule_group_duration_seconds_count")")
-        missed=$(sub_na "$(msum "$d/m1" "${P}rule_group_iterations_missed_total" ';bench-')" "$(msum "$d/m0" "${P}rule_group_iterations_missed_total" ';bench-')")
-        iters=$(sub_na "$(msum "$d/m1" "${P}rule_group_iterations_total" ';bench-')" "$(msum "$d/m0" "${P}rule_group_iterations_total" ';bench-')")
-        fails=$(sub_na "$(msum "$d/m1" "${P}rule_evaluation_failures_total" ';bench-')" "$(msum "$d/m0" "${P}rule_evaluation_failures_total" ';bench-')")
+        rcpu=$(calc "$cpu - $base")
+        evals=$(mdelta "${P}rule_evaluations_total" ';bench-')
+        missed=$(mdelta "${P}rule_group_iterations_missed_total" ';bench-')
+        fails=$(mdelta "${P}rule_evaluation_failures_total" ';bench-')
         nrules=$(msum "$d/m1" "${P}rule_group_rules" ';bench-')
         hs=$(msum "$d/m.base" "${P}tsdb_head_series")
-        firing=$(q "$s" 'count(ALERTS{alertstate="firing",alertname="BenchScrapesReached"}) or vector(0)')
-        others=$(q "$s" 'count(ALERTS{alertname!="BenchScrapesReached"}) or vector(0)')
-        # the duration summary counts every group's evaluation, ours and
-        # any other group's (vigild's built-in ones are cheap)
-        case "$dsum$dcnt" in
-        *n/a*) mean=n/a ;;
-        *) mean=$(calc "$dcnt > 0 ? $dsum / ($dcnt / $TARGETS) : 0") ;;
-        esac
+        # evaluations done / evaluations due in the window; CPU per RULES
+        # rule evaluations (one full cycle's work, done or not)
+        done_pct=$(na '100 * $1 / ($2 * $3)' "$evals" "$NRULES" "$cycles")
+        cpu_full=$(na '$1 * $2 * $3 / $4' "$rcpu" "$cycles" "$NRULES" "$evals")
+        # Prometheus' duration summary (vigild has none): mean per cycle
+        mean=$(na '$1 / ($2 / $3)' "$(mdelta "${P}rule_group_duration_seconds_sum")" \
+            "$(mdelta "${P}rule_group_duration_seconds_count")" "$TARGETS")
         record "${s}_cpu" "$cpu"
         record "${s}_cpu_base" "$base"
-        record "${s}_cpu_rules" "$(calc "$cpu - $base")"
+        record "${s}_cpu_rules" "$rcpu"
+        record "${s}_done" "$done_pct"
+        [ "$cpu_full" = n/a ] || record "${s}_cpu_full" "$cpu_full"
         [ "$mean" = n/a ] || record "${s}_eval_mean" "$mean"
+        echo "$s run $run: cycles=$cycles eval_s_per_cycle=[$(tr '\n' ' ' < "$d/cycles")] cpu=$cpu base=$base rule_evals=$evals/$(calc "$NRULES * $cycles") missed_iterations=$missed failures=$fails rules=$nrules head_series=$hs summary_mean=$mean" >> "$W/res/health"
+        : > "$d/cycles"
+    done
+    echo "run $run ($*): CPU used on the machine during the window $(calc "($b1 - $b0) / $TICK") s of $(calc "2 * ($w1 - $w0)")" >> "$W/res/health"
+    # after the window: what fired, what arrived
+    for s in "$@"; do
+        d=$W/s-$s
+        firing=$(q "$s" 'count(ALERTS{alertstate="firing",alertname="BenchScrapesReached"}) or vector(0)')
+        others=$(q "$s" 'count(ALERTS{alertname!="BenchScrapesReached"}) or vector(0)')
+        stop_server "$s"
         # notification latency: first arrival of each firing alert - startsAt
         awk -F'\t' '!/^#/ && $4 == "BenchScrapesReached" && $2 != "-" {
                 k = $5 "|" $2
@@ -395,81 +432,89 @@ EOF
             }
             END { for (k in first) printf "%.3f\n", first[k] }' "$d/received" | sort -g > "$d/lat"
         nlat=$(wc -l < "$d/lat")
-        batches=$(grep -c '^# batch' "$d/received" || true)
+        posts=$(grep -c '^# batch' "$d/received" || true)
         nalerts=$(grep -vc '^#' "$d/received" || true)
         lmed=n/a lmax=n/a
         if [ "$nlat" -gt 0 ]; then
             lmed=$(awk '{a[NR]=$1} END { printf "%.3f", NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }' "$d/lat")
             lmax=$(tail -n 1 "$d/lat")
             cat "$d/lat" >> "$W/res/${s}_lat_all"
-            record "${s}_lat_med" "$lmed"
-            record "${s}_lat_max" "$lmax"
         fi
-        printf '  %-10s run %s: %s cycles; eval per cycle (sum of last durations, every cycle): %s\n' \
-            "$s" "$run" "$MEASURE_CYCLES" "$(tr '\n' ' ' < "$W/res/${s}_eval_cycle_run$run" 2> /dev/null || echo n/a)" >&2
-        printf '  %-10s   eval mean from the duration summary %s s/cycle; CPU %.3f s/cycle (scrape-only baseline %.3f); iterations %s, missed %s, failed rule evaluations %s; rules %s; head series %s\n' \
-            "$s" "$mean" "$cpu" "$base" "$iters" "$missed" "$fails" "$nrules" "$hs" >&2
-        printf '  %-10s   alerts firing at the end %s (expected %s), other alerts %s; received %s alerts in %s posts; latency median %s s, max %s s over %s alerts\n' \
-            "$s" "$firing" "$TARGETS" "$others" "$nalerts" "$batches" "$lmed" "$lmax" "$nlat" >&2
-        grep -E 'level=(error|warn)|error' "$d/server.log" | head -n 5 >&2 || true
-        echo "$s run $run: rules=$nrules head_series=$hs iterations=$iters missed=$missed failures=$fails firing=$firing/$TARGETS others=$others received=$nalerts posts=$batches" >> "$W/res/health"
+        cp "$d/received" "$d/received.run$run"
+        echo "$s run $run: firing_at_end=$firing/$TARGETS other_alerts=$others received=$nalerts in $posts posts; latency median=$lmed max=$lmax over $nlat alerts" >> "$W/res/health"
+        grep -E 'level=(error|warn)' "$d/server.log" | grep -v SIGTERM | sed 's/^ts=[^ ]* //' | sort | uniq -c | sort -rn | head -n 3 |
+            sed "s/^/  $s: /" >> "$W/res/health" || true
+        grep -A4 "^$s run $run" "$W/res/health" | sed 's/^/  /' >&2
     done
-    other=$(calc "($b1 - $b0) / $TICK")
-    echo "run $run ($*): all CPU on the machine during the window $other s (both cores: $(calc "2 * $MEASURE_CYCLES * $INTERVAL") s)" >> "$W/res/health"
-    stop_all
 }
 
 i=0
 for s in $SERVERS; do setup "$s" $i; i=$((i + 1)); done
 for run in $(seq "$RUNS"); do
-    if [ "$SEQUENTIAL" = 1 ]; then
-        order=$SERVERS
-        [ $((run % 2)) = 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
-        for s in $order; do run_batch "$run" "$s"; done
-    else
+    order=$SERVERS
+    [ $((run % 2)) = 0 ] && order=$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')
+    # shellcheck disable=SC2086
+    start_all $order
+    echo "rules.sh: run $run: $order started; scrape only for ${NORULES_S}s" >&2
+    sleep_until "$(calc "$T0 + $BASE_FROM")"
+    for s in $order; do snap "$s" > "$W/s-$s/base0"; done
+    sleep_until "$(calc "$T0 + $NORULES_S")"
+    for s in $order; do
+        snap "$s" > "$W/s-$s/base1"
+        scrape_metrics "$s" "$W/s-$s/m.base"
+    done
+    if [ "$TOGETHER" = 1 ]; then
         # shellcheck disable=SC2086
-        run_batch "$run" $SERVERS
+        phase "$run" 0 $order
+    else
+        j=0
+        for s in $order; do phase "$run" $j "$s"; j=$((j + 1)); done
     fi
 done
 
-mode="at the same time"
-[ "$SEQUENTIAL" = 1 ] && mode="one at a time"
+mode="one at a time (the others only scraping)"
+[ "$TOGETHER" = 1 ] && mode="at the same time"
 echo
 echo "rules benchmark: $NRULES alerting rules in $TARGETS groups over $NSERIES series, every ${INTERVAL}s;" \
-    "servers $mode; $RUNS run(s) x $MEASURE_CYCLES cycles"
+    "servers evaluating $mode; $RUNS run(s) x $MEASURE_CYCLES cycles"
 echo "$(uname -m), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "Vigil $(git -C "$TOP" rev-parse --short HEAD 2> /dev/null || echo ?), $(prometheus --version 2>&1 | head -n 1)"
-printf '%-11s %12s %12s %10s %10s %10s %9s %9s %7s\n' server "eval s/cyc" "eval mean" "CPU s/cyc" "rules CPU" "scrape CPU" "notif med" "notif max" alerts
+printf '%-11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n' server "eval s/cyc" "eval mean" "CPU s/cyc" \
+    "rules CPU" "CPU/full" "done %" "notif med" "notif max" alerts
 for s in $SERVERS; do
     la=n/a lm=n/a n=0
     if [ -s "$W/res/${s}_lat_all" ]; then
-        sort -g "$W/res/${s}_lat_all" > "$W/res/lat_sorted"
-        n=$(wc -l < "$W/res/lat_sorted")
-        lm=$(awk '{a[NR]=$1} END { printf "%.3f", NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }' "$W/res/lat_sorted")
-        la=$(tail -n 1 "$W/res/lat_sorted")
+        sort -g "$W/res/${s}_lat_all" > "$W/lat_sorted"
+        n=$(wc -l < "$W/lat_sorted")
+        lm=$(awk '{a[NR]=$1} END { printf "%.3f", NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2 }' "$W/lat_sorted")
+        la=$(tail -n 1 "$W/lat_sorted")
     fi
-    printf '%-11s %12s %12s %10s %10s %10s %9s %9s %7s\n' "$s" "$(median "${s}_eval_cycle")" \
+    printf '%-11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n' "$s" "$(median "${s}_eval_cycle")" \
         "$(median "${s}_eval_mean")" "$(median "${s}_cpu")" "$(median "${s}_cpu_rules")" \
-        "$(median "${s}_cpu_base")" "$lm" "$la" "$n"
+        "$(median "${s}_cpu_full")" "$(median "${s}_done")" "$lm" "$la" "$n"
 done
 case " $SERVERS " in
 *" vigild "*" prometheus "* | *" prometheus "*" vigild "*)
     echo
-    for k in eval_cycle eval_mean cpu cpu_rules; do
+    for k in eval_cycle cpu cpu_rules cpu_full; do
         v=$(median "vigild_$k") p=$(median "prometheus_$k")
         [ "$v" = n/a ] || [ "$p" = n/a ] || printf 'vigild / prometheus %-11s %.2f\n' "$k" "$(calc "$v / $p")"
     done ;;
 esac
-echo
-echo "eval s/cyc: median over cycles of the sum over the $TARGETS groups of *_rule_group_last_duration_seconds;"
-echo "eval mean: duration summary sum / (evaluations / groups) over the window; CPU: utime+stime per cycle;"
-echo "rules CPU = CPU - scrape CPU (the same server's CPU per cycle before the rules were loaded);"
-echo "notif: first arrival at the receiver - startsAt (the evaluation that fired), seconds, over every run's alerts"
-echo "reproduce: $(for v in SERVERS TARGETS SERIES INTERVAL NORULES_S RULES_WARM_S MEASURE_CYCLES SEQUENTIAL RUNS; do eval "printf '%s=\"%s\" ' $v \"\$$v\""; done)tests/bench/rules.sh BIN"
-echo
-echo "every run:"
+cat << EOF
+
+eval s/cyc: median over the cycles of the sum over the $TARGETS groups of *_rule_group_last_duration_seconds
+eval mean:  Prometheus' duration summary: sum / (evaluations / groups) over the window
+CPU s/cyc:  utime+stime per cycle; rules CPU: minus the same server's CPU per cycle before the rules
+CPU/full:   rules CPU per $NRULES rule evaluations done (= per cycle if every evaluation ran)
+done %:     rule evaluations done in the window / due ($NRULES per cycle)
+notif:      first arrival at the receiver - startsAt (the evaluation that fired), s, all runs' alerts
+reproduce:  $(for v in SERVERS TARGETS SERIES INTERVAL NORULES_S BASE_FROM RULES_WARM_S MEASURE_CYCLES TOGETHER RUNS; do eval "printf '%s=\"%s\" ' $v \"\$$v\""; done)tests/bench/rules.sh BIN
+
+every run:
+EOF
 for f in "$W"/res/*_*; do
-    case $f in *lat_all | *lat_sorted) continue ;; esac
+    case $f in *lat_all) continue ;; esac
     printf '%s: %s\n' "$(basename "$f")" "$(tr '\n' ' ' < "$f")"
 done
 echo "health:"
