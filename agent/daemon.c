@@ -586,8 +586,7 @@ static void reload(struct vigild *d)
     int rc = n ? 0 : -EINVAL;
     if (n) {
         keep_restart_settings(n, d->cfg);
-        if (d->rules)
-            rc = load_rules(d, n, &rs);
+        rc = load_rules(d, n, &rs); /* checked even before the rules start */
         if (rc == 0 && d->notifier)
             rc = notifier_reload(d->notifier, &n->notify);
         if (rc == 0 && !statsd_agg_settings_equal(&n->statsd, &d->cfg->statsd))
