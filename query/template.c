@@ -30,7 +30,7 @@ static int var_push(struct parser *p, const char *name)
 
 static int var_defined(const struct parser *p, const char *s, size_t n)
 {
-    for (size_t i = p->nvars; i-- > 0;)
+    for (size_t i = p->nvars; i-- > p->vars_floor;)
         if (strlen(p->vars[i]) == n && !memcmp(p->vars[i], s, n))
             return 1;
     return 0;
@@ -339,7 +339,10 @@ static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type, siz
     n->pipe = pipeline(p, names[type], K_RDELIM, type == TN_RANGE ? 2 : 1);
     enum list_end how;
     size_t end_pos;
-    if (!n->pipe || list(p, &n->list, &how, &end_pos) < 0)
+    p->range_depth += type == TN_RANGE;
+    int rc = n->pipe ? list(p, &n->list, &how, &end_pos) : -1;
+    p->range_depth -= type == TN_RANGE;
+    if (rc < 0)
         return NULL;
     if (how == END_ELSE) {
         struct token t;
@@ -373,6 +376,103 @@ static struct tmpl_node *control(struct parser *p, enum tmpl_node_type type, siz
     p->nvars = scope;
     p->depth--;
     return n;
+}
+
+/* Reads the quoted name after {{define}}, {{template}} or {{block}}. */
+static const char *template_name(struct parser *p, const char *what)
+{
+    struct token t;
+    struct tmpl_value v;
+    if (tmpl__lex(p, &t) < 0)
+        return NULL;
+    if (t.t != K_STRING)
+        return tmpl__fail(p, t.start, "expected a template name in quotes after {{%s}}", what),
+               NULL;
+    return tmpl__string_value(p, &t, &v) < 0 ? NULL : v.u.s.p;
+}
+
+/* Parses a template body up to its {{end}} into a new definition: the body
+ * sees only its own variables and "$" (its dot), as in Go. */
+static int define_body(struct parser *p, const char *name, size_t kw_pos, const char *what)
+{
+    struct tmpl_def *def = tmpl__palloc(p, sizeof *def);
+    if (!def)
+        return -1;
+    size_t scope = p->nvars, floor = p->vars_floor;
+    int range_depth = p->range_depth;
+    if (p->depth >= TMPL_MAX_DEPTH)
+        return tmpl__fail(p, kw_pos, "nesting deeper than %d", TMPL_MAX_DEPTH);
+    p->vars_floor = p->nvars;
+    p->range_depth = 0;
+    p->depth++;
+    enum list_end how;
+    size_t end_pos;
+    if (var_push(p, "$") < 0 || list(p, &def->root, &how, &end_pos) < 0)
+        return -1;
+    if (how != END_END) {
+        int line, col;
+        tmpl__linecol(p->src, kw_pos, &line, &col);
+        return tmpl__fail(p, end_pos, "unexpected %s: {{%s}} at %d:%d needs {{end}}",
+                          how == END_ELSE ? "{{else}}" : "end of text", what, line, col);
+    }
+    p->depth--;
+    p->range_depth = range_depth;
+    p->vars_floor = floor;
+    p->nvars = scope;
+    def->name = name;
+    def->next = *p->defs;
+    *p->defs = def;
+    return 0;
+}
+
+/* {{define "name"}}...{{end}} (top level only), {{template "name"
+ * [pipeline]}}, {{block "name" pipeline}}...{{end}} (a define and a
+ * template call), {{break}} and {{continue}} (in a range). */
+static int keyword(struct parser *p, const struct token *t, struct tmpl_node **node)
+{
+    const char *s = p->src;
+    if (tmpl__tok_is(p, t, "break") || tmpl__tok_is(p, t, "continue")) {
+        if (p->range_depth == 0)
+            return tmpl__fail(p, t->start, "{{%.*s}} outside {{range}}", (int)(t->end - t->start),
+                              s + t->start);
+        struct tmpl_node *n = tmpl__palloc(p, sizeof *n);
+        if (!n)
+            return -1;
+        n->type = tmpl__tok_is(p, t, "break") ? TN_BREAK : TN_CONTINUE;
+        n->pos = t->start;
+        *node = n;
+        return close_action(p, n->type == TN_BREAK ? "{{break}}" : "{{continue}}");
+    }
+    if (tmpl__tok_is(p, t, "define")) {
+        if (p->depth > 0)
+            return tmpl__fail(p, t->start,
+                              "{{define}} inside a block: it is only allowed at "
+                              "the top level");
+        const char *name = template_name(p, "define");
+        if (!name || close_action(p, "{{define}}") < 0)
+            return -1;
+        return define_body(p, name, t->start, "define");
+    }
+    int block = tmpl__tok_is(p, t, "block");
+    struct tmpl_node *n = tmpl__palloc(p, sizeof *n);
+    if (!n || !(n->text = template_name(p, block ? "block" : "template")))
+        return -1;
+    n->type = TN_TEMPLATE;
+    n->pos = t->start;
+    struct token next;
+    if (tmpl__peek(p, &next) < 0)
+        return -1;
+    if (block || next.t != K_RDELIM) {
+        size_t scope = p->nvars;
+        n->pipe = pipeline(p, block ? "block clause" : "template clause", K_RDELIM, 1);
+        p->nvars = scope;
+        if (!n->pipe)
+            return -1;
+    } else if (close_action(p, "{{template}}") < 0) {
+        return -1;
+    }
+    *node = n;
+    return block ? define_body(p, n->text, t->start, "block") : 0;
 }
 
 /* Parses one action after "{{" (and its trim marker). @return 0 with *node
@@ -420,9 +520,10 @@ static int action(struct parser *p, struct tmpl_node **node, enum list_end *how)
                               (int)(t.end - t.start), s + t.start);
         return *how == END_END ? close_action(p, "{{end}}") : 0;
     }
-    if (is_keyword(p, &t))
-        return tmpl__fail(p, t.start, "{{%.*s}} is not supported in alert templates",
-                          (int)(t.end - t.start), s + t.start);
+    if (is_keyword(p, &t)) {
+        tmpl__lex(p, &t);
+        return keyword(p, &t, node);
+    }
     struct tmpl_node *n = tmpl__palloc(p, sizeof *n);
     if (!n)
         return -1;
@@ -508,7 +609,7 @@ int tmpl_parse(const char *text, struct tmpl **out, char *err, size_t errcap)
     struct tmpl *t = calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    struct parser p = {.arena = &t->arena, .err = err, .errcap = errcap};
+    struct parser p = {.arena = &t->arena, .err = err, .errcap = errcap, .defs = &t->defs};
     t->src = tmpl__strndup(&t->arena, text, strlen(text));
     p.src = t->src;
     for (size_t i = 0; t->src && i < sizeof predefined / sizeof predefined[0]; i++)

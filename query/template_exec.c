@@ -26,6 +26,8 @@ struct exec {
     struct tmpl_arena arena;
     struct var *vars;
     size_t nvars, vars_cap;
+    size_t vars_floor; /* a {{template}} call sees vars[vars_floor..] only */
+    int depth;         /* nested {{template}} calls */
     long steps;
     char *err;
     size_t errcap;
@@ -71,7 +73,7 @@ static int var_set(struct exec *x, size_t pos, const char *name, const struct tm
                    int declare)
 {
     if (!declare) {
-        for (size_t i = x->nvars; i-- > 0;)
+        for (size_t i = x->nvars; i-- > x->vars_floor;)
             if (!strcmp(x->vars[i].name, name)) {
                 x->vars[i].v = *v;
                 return 0;
@@ -94,7 +96,7 @@ static int var_set(struct exec *x, size_t pos, const char *name, const struct tm
 
 static struct tmpl_value var_get(const struct exec *x, const char *name)
 {
-    for (size_t i = x->nvars; i-- > 0;)
+    for (size_t i = x->nvars; i-- > x->vars_floor;)
         if (!strcmp(x->vars[i].name, name))
             return x->vars[i].v;
     return (struct tmpl_value){.kind = TV_NIL}; /* the parser saw it declared */
@@ -260,26 +262,46 @@ static int label_cmp(const void *a, const void *b)
     return strcmp((*la)->name, (*lb)->name);
 }
 
+/* What walking a list ends with, besides -1 for an error: its end, or a
+ * {{break}} / {{continue}} for the innermost range. */
+enum flow { FLOW_END = 0, FLOW_BREAK = 1, FLOW_CONTINUE = 2 };
+
+/* Runs one iteration of a range's list with element e (and key). @return
+ * -1, FLOW_END to go on, FLOW_BREAK to stop. */
+static int iteration(struct exec *x, const struct tmpl_node *n, const struct tmpl_value *key,
+                     const struct tmpl_value *e)
+{
+    const struct tmpl_pipe *p = n->pipe;
+    size_t scope = x->nvars;
+    int rc = step(x, n->pos);
+    if (rc == 0 && p->ndecl == 2)
+        rc = var_set(x, n->pos, p->decl[0], key, !p->assign) < 0 ||
+                     var_set(x, n->pos, p->decl[1], e, !p->assign) < 0
+                 ? -1
+                 : 0;
+    else if (rc == 0 && p->ndecl == 1)
+        rc = var_set(x, n->pos, p->decl[0], e, !p->assign);
+    if (rc == 0)
+        rc = walk(x, n->list, e);
+    x->nvars = scope;
+    return rc == FLOW_CONTINUE ? FLOW_END : rc;
+}
+
 /* {{range}} over a map (keys in order, as Go does) or an int n (0..n-1). */
 static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tmpl_value *dot)
 {
-    size_t scope = x->nvars;
     struct tmpl_value v;
     if (eval_pipe(x, n->pipe, dot, 0, &v) < 0)
         return -1;
-    const struct tmpl_pipe *p = n->pipe;
     if (v.kind == TV_INT) {
-        if (p->ndecl == 2)
+        if (n->pipe->ndecl == 2)
             return errf(x, n->pos, "can't use two variables to range over an int");
-        for (int64_t i = 0; i < v.u.i; i++) {
+        int rc = FLOW_END;
+        for (int64_t i = 0; i < v.u.i && rc == FLOW_END; i++) {
             struct tmpl_value e = {.kind = TV_INT, .u.i = i};
-            if (step(x, n->pos) < 0 ||
-                (p->ndecl == 1 && var_set(x, n->pos, p->decl[0], &e, !p->assign) < 0) ||
-                walk(x, n->list, &e) < 0)
-                return -1;
-            x->nvars = scope;
+            rc = iteration(x, n, &e, &e);
         }
-        return v.u.i > 0 ? 0 : walk(x, n->else_list, dot);
+        return rc < 0 ? -1 : v.u.i > 0 ? 0 : walk(x, n->else_list, dot);
     }
     if (v.kind != TV_MAP) {
         if (v.kind == TV_NIL)
@@ -295,20 +317,38 @@ static int walk_range(struct exec *x, const struct tmpl_node *n, const struct tm
     for (size_t i = 0; i < len; i++)
         sorted[i] = &v.u.map->v[i];
     qsort(sorted, len, sizeof *sorted, label_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i++) {
+    int rc = FLOW_END;
+    for (size_t i = 0; i < len && rc == FLOW_END; i++) {
         struct tmpl_value key = str_value(sorted[i]->name), e = str_value(sorted[i]->value);
-        if (p->ndecl == 2)
-            rc = var_set(x, n->pos, p->decl[0], &key, !p->assign) ||
-                 var_set(x, n->pos, p->decl[1], &e, !p->assign);
-        else if (p->ndecl == 1)
-            rc = var_set(x, n->pos, p->decl[0], &e, !p->assign);
-        if (rc == 0)
-            rc = walk(x, n->list, &e);
-        x->nvars = scope;
+        rc = iteration(x, n, &key, &e);
     }
     free(sorted);
-    return rc ? -1 : 0;
+    return rc < 0 ? -1 : 0;
+}
+
+/* {{template "name" pipeline}}: the named template with dot and "$" set to
+ * the pipeline's value (nil without one) and none of the caller's
+ * variables. */
+static int call_template(struct exec *x, const struct tmpl_node *n, const struct tmpl_value *dot)
+{
+    const struct tmpl_def *def = x->t->defs;
+    while (def && strcmp(def->name, n->text) != 0)
+        def = def->next;
+    if (!def)
+        return errf(x, n->pos, "no such template \"%s\"", n->text);
+    if (x->depth >= TMPL_MAX_DEPTH)
+        return errf(x, n->pos, "exceeded maximum template depth (%d)", TMPL_MAX_DEPTH);
+    struct tmpl_value v = {.kind = TV_NIL};
+    if (n->pipe && eval_pipe(x, n->pipe, dot, 0, &v) < 0)
+        return -1;
+    size_t floor = x->vars_floor, scope = x->nvars;
+    x->vars_floor = x->nvars;
+    x->depth++;
+    int rc = var_set(x, n->pos, "$", &v, 1) < 0 ? -1 : walk(x, def->root, &v);
+    x->depth--;
+    x->vars_floor = floor;
+    x->nvars = scope;
+    return rc < 0 ? -1 : 0;
 }
 
 static int walk_node(struct exec *x, const struct tmpl_node *n, const struct tmpl_value *dot)
@@ -334,16 +374,22 @@ static int walk_node(struct exec *x, const struct tmpl_node *n, const struct tmp
         }
         break;
     case TN_RANGE: rc = walk_range(x, n, dot); break;
+    case TN_BREAK: rc = FLOW_BREAK; break;
+    case TN_CONTINUE: rc = FLOW_CONTINUE; break;
+    case TN_TEMPLATE: rc = call_template(x, n, dot); break;
     }
     x->nvars = scope;
     return rc;
 }
 
+/* Executes the list n. @return -1, or an enum flow. */
 static int walk(struct exec *x, const struct tmpl_node *n, const struct tmpl_value *dot)
 {
     size_t scope = x->nvars;
-    for (; n; n = n->next) {
-        if (step(x, n->pos) < 0 || walk_node(x, n, dot) < 0) {
+    int rc = FLOW_END;
+    for (; n && rc == FLOW_END; n = n->next) {
+        rc = step(x, n->pos) < 0 ? -1 : walk_node(x, n, dot);
+        if (rc < 0) {
             if (x->out.nomem)
                 nomem(x);
             else if (x->out.full)
@@ -352,7 +398,7 @@ static int walk(struct exec *x, const struct tmpl_node *n, const struct tmpl_val
         }
     }
     x->nvars = scope;
-    return 0;
+    return rc;
 }
 
 char *tmpl_exec(const struct tmpl *t, const struct tmpl_data *d, char *err, size_t errcap)

@@ -179,22 +179,39 @@ struct tmpl_pipe {
     size_t ncmds;
 };
 
-enum tmpl_node_type { TN_TEXT, TN_ACTION, TN_IF, TN_WITH, TN_RANGE };
+enum tmpl_node_type {
+    TN_TEXT,
+    TN_ACTION,
+    TN_IF,
+    TN_WITH,
+    TN_RANGE,
+    TN_BREAK, /* inside a range's list only */
+    TN_CONTINUE,
+    TN_TEMPLATE, /* {{template "name" pipe}} and the call of a {{block}} */
+};
 
 struct tmpl_node {
     enum tmpl_node_type type;
     size_t pos;
     struct tmpl_node *next;
-    const char *text; /* TN_TEXT */
+    const char *text; /* TN_TEXT; TN_TEMPLATE: the template's name */
     size_t len;
     struct tmpl_pipe *pipe;
     struct tmpl_node *list, *else_list; /* control structures */
+};
+
+/* A named template: {{define "name"}} or {{block "name" ...}}. */
+struct tmpl_def {
+    const char *name;
+    struct tmpl_node *root;
+    struct tmpl_def *next; /* later definitions first: the last one wins */
 };
 
 struct tmpl {
     struct tmpl_arena arena;
     const char *src; /* copy of the source, for positions in messages */
     struct tmpl_node *root;
+    struct tmpl_def *defs;
 };
 
 /* Decodes the UTF-8 sequence at s (n > 0 bytes left); an invalid byte is

@@ -35,8 +35,11 @@ struct parser {
     size_t pos;
     int trim_next; /* the last action ended with -}} */
     int depth;
+    int range_depth;   /* {{break}} and {{continue}} need one */
     const char **vars; /* variables in scope, innermost last */
     size_t nvars, vars_cap;
+    size_t vars_floor;      /* a {{define}} body sees vars[vars_floor..] only */
+    struct tmpl_def **defs; /* where {{define}} and {{block}} add templates */
     char *err;
     size_t errcap;
     int failed; /* -1 syntax, -ENOMEM */

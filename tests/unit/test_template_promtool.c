@@ -64,6 +64,12 @@ static const struct pcase cases[] = {
     {"1234567", "{{ match \"(a)\\\\1\" \"aa\" }}"},
     {"1234567", "{{ match \"(?=a)\" \"a\" }}"},
     {"1234567", "{{ match \"\\\\d\\\\K\" \"1\" }}"},
+    {"1234567", "{{ range $k, $v := $labels }}{{ if eq $k \"job\" }}{{ continue }}{{ end }}"
+                "{{ if eq $k \"severity\" }}{{ break }}{{ end }}{{ $k }};{{ end }}"},
+    {"1234567", "{{ define \"h\" }}[{{ . | stripPort }}|{{ $ }}]{{ end }}{{ template \"h\" "
+                "$labels.instance }}a{{ block \"b\" 1 }}<{{ . }}>{{ end }}"},
+    {"1234567", "{{ define \"n\" }}[{{ . }}|{{ $ }}]{{ end }}{{ template \"n\" }}"},
+    {"1234567", "{{ template \"nope\" }}"},
     {"1234567", "{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 \"x\" 3 }} {{ not 0 }} "
                 "{{ eq nil \"x\" }} {{ len $labels }} {{ index $labels \"job\" }}"},
     {"1234567", "{{ 1.50 }} {{ 0x1F }} {{ 'a' }} {{ 1e3 }} {{ 0o17 }} {{ 017 }} {{ 1_000 }} "
@@ -253,6 +259,13 @@ static const char *const load_cases[] = {
     "{{ range $k, $v, $w := $labels }}{{ end }}",
     "{{ humanize | | }}",
     "{{ \"abc }}",
+    "{{ break }}",
+    "{{ range 1 }}{{ else }}{{ continue }}{{ end }}",
+    "{{ template x }}",
+    "{{ define \"x\" }}{{ $labels }}{{ end }}",
+    "{{ if 1 }}{{ define \"x\" }}{{ end }}{{ end }}",
+    "{{ define \"x\" }}a",
+    "{{ block \"x\" }}{{ end }}",
     "{{ if 1 }}",
     "{{ toDuration 1 }}",
     "{{ tmpl \"x\" . }}",
@@ -273,6 +286,9 @@ static const char *const load_cases[] = {
     "{{ .Nope }}",
     "{{ gt $value 1 }}",
     "{{ $x = 1 }}{{ $x }}",
+    "{{ template \"nope\" }}",
+    "{{ define \"a\" }}{{ $x := 1 }}{{ end }}",
+    "{{ range $labels }}{{ break }}{{ end }}",
     "{{ with query \"up\" }}{{ . | first | value | humanize }}{{ end }}",
     "{{ args 1 }}{{ safeHtml \"x\" }}{{ graphLink \"up\" }}{{ toTime 1 }}{{ js 1 }}",
 };
