@@ -734,9 +734,9 @@ static void window_drop(struct pe_ctx *c, struct pe_fetch *f, size_t i, size_t k
         s->p = f->st[i].buf;
 }
 
-/* Appends the k points (ts, v) to series i's window. */
-static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, const int64_t *ts,
-                        const double *v, size_t k)
+/* Appends the k samples x to series i's window. */
+static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i,
+                        const struct tsdb_sample *x, size_t k)
 {
     struct pe_series *s = &f->data.v[i];
     struct pe_stream *st = &f->st[i];
@@ -761,10 +761,38 @@ static void window_push(struct pe_ctx *c, struct pe_fetch *f, size_t i, const in
         s->p = st->buf;
     }
     for (size_t j = 0; j < k; j++) {
-        s->p[s->n++] = (struct promql_point){ts[j], v[j]};
-        st->nstale += is_stale(v[j]);
+        s->p[s->n++] = (struct promql_point){x[j].ts_ms, x[j].value};
+        st->nstale += is_stale(x[j].value);
     }
     hold_samples(c, k, 1);
+}
+
+/* Makes st->next/left the samples of st's iterator not taken yet, handing
+ * back the ones taken. @return 0 at the end of the series. */
+static int stream_batch(struct pe_ctx *c, struct pe_stream *st)
+{
+    if (st->left)
+        return 1;
+    if (st->eof)
+        return 0;
+    tsdb_iter_consume(st->it, st->taken);
+    st->taken = 0;
+    int rc = tsdb_iter_batch(st->it, &st->next, &st->left);
+    if (rc < 0)
+        read_failed(c, rc);
+    st->eof = !st->left;
+    return !st->eof;
+}
+
+/* Skips st's samples before t. @return 0 at the end of the series. */
+static int stream_seek(struct pe_ctx *c, struct pe_stream *st, int64_t t)
+{
+    tsdb_iter_consume(st->it, st->taken);
+    st->taken = st->left = 0;
+    int rc = tsdb_iter_seek(st->it, t);
+    if (rc < 0)
+        read_failed(c, rc);
+    return stream_batch(c, st);
 }
 
 /* Slides every window of the streamed selector f to (ref - f->width, ref]:
@@ -779,43 +807,44 @@ static void advance(struct pe_ctx *c, struct pe_fetch *f, int64_t ref)
     int64_t lo = ref - f->width;
     for (size_t i = 0; i < f->data.n; i++) {
         struct pe_series *s = &f->data.v[i];
-        struct tsdb_iter *it = f->st[i].it;
+        struct pe_stream *st = &f->st[i];
+        if (i + 8 < f->data.n && f->st[i + 8].left > 1) {
+            /* series take turns: fetch the next ones' samples ahead (the
+             * first one past the step too) */
+            __builtin_prefetch(f->st[i + 8].next);
+            __builtin_prefetch(f->st[i + 8].next + 1);
+        }
         pe_tick(c);
         size_t k = 0;
         while (k < s->n && s->p[k].t <= lo)
             k++;
         window_drop(c, f, i, k);
-        for (;;) {
-            const int64_t *ts;
-            const double *v;
-            size_t n, j = 0;
-            int rc = tsdb_iter_batch(it, &ts, &v, &n);
-            if (rc < 0)
-                read_failed(c, rc);
-            if (!n || ts[0] > ref)
+        while (stream_batch(c, st)) {
+            const struct tsdb_sample *x = st->next;
+            if (x[0].ts_ms > ref)
                 break;
-            if (ts[0] <= lo) {
-                if ((rc = tsdb_iter_seek(it, lo + 1)) < 0)
-                    read_failed(c, rc);
+            if (x[0].ts_ms <= lo) {
+                if (!stream_seek(c, st, lo + 1))
+                    break;
                 continue;
             }
-            while (j < n && ts[j] <= ref)
+            size_t j = 1;
+            while (j < st->left && x[j].ts_ms <= ref)
                 j++;
-            if (f->last_only && f->st[i].cap) {
-                /* the window is one point: replace it */
+            if (f->last_only) {
+                /* the window is one point, kept beside the iterator */
                 if (!s->n)
                     hold_samples(c, 1, 1);
-                s->p = f->st[i].buf;
-                s->p[0] = (struct promql_point){ts[j - 1], v[j - 1]};
+                st->pt = (struct promql_point){x[j - 1].ts_ms, x[j - 1].value};
+                s->p = &st->pt;
                 s->n = 1;
-            } else if (f->last_only) {
-                window_drop(c, f, i, s->n);
-                window_push(c, f, i, ts + j - 1, v + j - 1, 1);
             } else {
-                window_push(c, f, i, ts, v, j);
+                window_push(c, f, i, x, j);
             }
-            tsdb_iter_consume(it, j);
-            if (j < n)
+            st->next += j;
+            st->left -= j;
+            st->taken += j;
+            if (st->left)
                 break;
         }
     }

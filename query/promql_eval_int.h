@@ -80,12 +80,19 @@ struct pe_map {
 };
 
 /* A streamed series: its iterator, the malloc'd buffer its window lives
- * in, and how many stale markers that window holds. */
+ * in (pt for instant selectors' one point), and how many stale markers
+ * that window holds. */
 struct pe_stream {
     struct tsdb_iter *it;
+    /* the iterator's batch: left samples at next not read yet, taken read
+     * (handed back with tsdb_iter_consume when the batch is used up) */
+    const struct tsdb_sample *next;
+    size_t left, taken;
+    int eof;
     struct promql_point *buf;
     size_t cap;
     size_t nstale; /* stale markers in the window (range selectors) */
+    struct promql_point pt; /* the window of an instant vector selector */
 };
 
 /* Data of one selector node for the whole query. Streamed (the default):

@@ -292,8 +292,7 @@ struct tsdb_iter {
     int done;        /* decoded up to set->maxt */
     int64_t slab_ms;
     size_t batch;
-    int64_t *ts;
-    double *v;
+    struct tsdb_sample *s; /* the slab's samples */
     size_t len, cap, pos;
 };
 
@@ -370,14 +369,22 @@ static int refill(struct tsdb_iter *it)
         struct tsdb_series_set *ws = it->set;
         size_t len;
         int rc = gather(ws, it->series, lo, hi, ws->pcs, &ws->ts, &ws->v, &len, &ws->cap);
-        if (!rc && len > it->cap)
-            rc = tsdb__samples_reserve(&it->ts, &it->v, &it->cap, len);
+        if (!rc && len > it->cap) {
+            size_t cap = it->cap ? it->cap : 64;
+            while (cap < len)
+                cap *= 2;
+            struct tsdb_sample *ns = realloc(it->s, cap * sizeof *ns);
+            if (ns) {
+                it->s = ns;
+                it->cap = cap;
+            } else {
+                rc = -ENOMEM;
+            }
+        }
         if (rc)
             return rc;
-        if (len) {
-            memcpy(it->ts, ws->ts, len * sizeof *it->ts);
-            memcpy(it->v, ws->v, len * sizeof *it->v);
-        }
+        for (size_t k = 0; k < len; k++)
+            it->s[k] = (struct tsdb_sample){ws->ts[k], ws->v[k]};
         it->len = len;
         double f = it->len ? (double)it->batch / (double)it->len : 4;
         f = f < 0.25 ? 0.25 : f > 4 ? 4 : f;
@@ -396,16 +403,15 @@ int tsdb_iter_next(struct tsdb_iter *it, int64_t *ts, double *value)
         if (it->pos >= it->len)
             return 0;
     }
-    *ts = it->ts[it->pos];
-    *value = it->v[it->pos++];
+    *ts = it->s[it->pos].ts_ms;
+    *value = it->s[it->pos++].value;
     return 1;
 }
 
-int tsdb_iter_batch(struct tsdb_iter *it, const int64_t **ts, const double **v, size_t *n)
+int tsdb_iter_batch(struct tsdb_iter *it, const struct tsdb_sample **s, size_t *n)
 {
     int rc = it->pos >= it->len ? refill(it) : 0;
-    *ts = it->ts + it->pos;
-    *v = it->v + it->pos;
+    *s = it->s + it->pos;
     *n = rc ? 0 : it->len - it->pos;
     return rc;
 }
@@ -421,7 +427,7 @@ int tsdb_iter_seek(struct tsdb_iter *it, int64_t ts)
         size_t lo = it->pos, hi = it->len;
         while (lo < hi) {
             size_t mid = lo + (hi - lo) / 2;
-            if (it->ts[mid] < ts)
+            if (it->s[mid].ts_ms < ts)
                 lo = mid + 1;
             else
                 hi = mid;
@@ -448,8 +454,7 @@ void tsdb_iter_free(struct tsdb_iter *it)
 {
     if (!it)
         return;
-    free(it->ts);
-    free(it->v);
+    free(it->s);
     free(it);
 }
 

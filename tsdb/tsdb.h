@@ -212,12 +212,16 @@ int tsdb_iter_next(struct tsdb_iter *it, int64_t *ts_ms /* OUT */, double *value
  * one (the next tsdb_iter_next returns it), 0 at the end, or a negative
  * error. */
 int tsdb_iter_seek(struct tsdb_iter *it, int64_t ts_ms);
-/* The samples decoded and not returned yet, in bulk: *ts_ms and *values
- * point at *n of them (0 only at the end), valid until the next call on
- * it. tsdb_iter_consume(it, k) then moves past the first k.
+/* The samples decoded and not returned yet, in bulk: *s points at *n of
+ * them (0 only at the end), valid until the next call on it.
+ * tsdb_iter_consume(it, k) then moves past the first k.
  * @return 0 or a negative error. */
-int tsdb_iter_batch(struct tsdb_iter *it, const int64_t **ts_ms /* OUT */,
-                    const double **values /* OUT */, size_t *n /* OUT */);
+struct tsdb_sample {
+    int64_t ts_ms;
+    double value;
+};
+int tsdb_iter_batch(struct tsdb_iter *it, const struct tsdb_sample **s /* OUT */,
+                    size_t *n /* OUT */);
 void tsdb_iter_consume(struct tsdb_iter *it, size_t n);
 /* Sets how many samples the iterator aims to decode at a time (a memory
  * versus decoding-work trade: chunks straddling two batches are decoded

@@ -143,16 +143,15 @@ static void test_batch(void **state)
     int64_t want = 0, t;
     double x;
     for (int round = 0;; round++) {
-        const int64_t *ts;
-        const double *v;
+        const struct tsdb_sample *s;
         size_t n;
-        assert_int_equal(tsdb_iter_batch(it, &ts, &v, &n), 0);
+        assert_int_equal(tsdb_iter_batch(it, &s, &n), 0);
         if (!n)
             break;
         size_t take = round % 2 ? n : (n + 1) / 2;
         for (size_t i = 0; i < take; i++, want += 1000) {
-            assert_int_equal(ts[i], want);
-            assert_true(v[i] == value_at(want));
+            assert_int_equal(s[i].ts_ms, want);
+            assert_true(s[i].value == value_at(want));
         }
         tsdb_iter_consume(it, take);
         if (round % 3 == 0 && tsdb_iter_next(it, &t, &x) == 1) {
