@@ -587,12 +587,14 @@ static void reload(struct vigild *d)
     if (n) {
         keep_restart_settings(n, d->cfg);
         rc = load_rules(d, n, &rs); /* checked even before the rules start */
-        if (rc == 0 && d->notifier)
-            rc = notifier_reload(d->notifier, &n->notify);
         if (rc == 0 && !statsd_agg_settings_equal(&n->statsd, &d->cfg->statsd))
             rc = replace_aggregator(d, &n->statsd);
         if (rc == 0 && d->scrape)
             rc = scrape_manager_apply(d->scrape, &n->scrape);
+        /* last: it fails only for memory, and then nothing else changed
+         * after it */
+        if (rc == 0 && d->notifier)
+            rc = notifier_reload(d->notifier, &n->notify);
     }
     if (rc == 0 && d->rules)
         rules_mgr_apply(d->rules, &rs, n);
