@@ -207,6 +207,11 @@ static int eval_cmd(struct exec *x, const struct tmpl_cmd *cmd, const struct tmp
 {
     if (step(x, cmd->pos) < 0)
         return -1;
+    struct tmpl_value prev; /* out may alias final */
+    if (final) {
+        prev = *final;
+        final = &prev;
+    }
     const struct tmpl_arg *first = &cmd->args[0];
     if (first->type == TA_NIL)
         return errf(x, cmd->pos, "nil is not a command");

@@ -219,6 +219,7 @@ static void test_conditionals(void **state)
         {"{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 \"x\" 3 }} {{ not 0 }}", 0,
          "0 2  x true"},
         /* and / or stop at the deciding argument: later ones are not run */
+        {"{{ 0 | and 1 }}|{{ 1 | or 0 }}|{{ \"\" | or 0 }}|{{ 2 | and 1 }}", 0, "0|1||2"},
         {"{{ and false (humanize \"bad\") }}|{{ or true (humanize \"bad\") }}", 0, "false|true"},
         {"{{ if and (eq $labels.job \"blog\") (gt $value 1.0) }}both{{ end }}", 2, "both"},
         {"{{ if $labels.missing }}set{{ else }}unset{{ end }}", 0, "unset"},

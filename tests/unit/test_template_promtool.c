@@ -70,6 +70,7 @@ static const struct pcase cases[] = {
                 "$labels.instance }}a{{ block \"b\" 1 }}<{{ . }}>{{ end }}"},
     {"1234567", "{{ define \"n\" }}[{{ . }}|{{ $ }}]{{ end }}{{ template \"n\" }}"},
     {"1234567", "{{ template \"nope\" }}"},
+    {"1234567", "{{ 0 | and 1 }}|{{ 1 | or 0 }}|{{ \"\" | or 0 }}|{{ 2 | and 1 }}"},
     {"1234567", "{{ and 1 0 2 }} {{ and 1 2 }} {{ or 0 \"\" }} {{ or 0 \"x\" 3 }} {{ not 0 }} "
                 "{{ eq nil \"x\" }} {{ len $labels }} {{ index $labels \"job\" }}"},
     {"1234567", "{{ 1.50 }} {{ 0x1F }} {{ 'a' }} {{ 1e3 }} {{ 0o17 }} {{ 017 }} {{ 1_000 }} "
