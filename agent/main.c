@@ -14,8 +14,10 @@ static const char usage_text[] =
     "              [--statsd-listen ADDR:PORT] [--log-level debug|info|warn|error]\n"
     "              [--check-config] [--help] [--version]\n"
     "\n"
-    "Vigil's agent: statsd / DogStatsD ingest (UDP and TCP), the time-series\n"
-    "store, and an HTTP server with /metrics, /-/healthy and /-/ready.\n"
+    "Vigil's agent: statsd / DogStatsD ingest (UDP and TCP), Prometheus\n"
+    "scraping, the time-series store, recording and alerting rules with\n"
+    "notifications (Alertmanager, webhook, exec), and an HTTP server with the\n"
+    "Prometheus query API, /metrics, /-/healthy and /-/ready.\n"
     "Without --config it runs on embedded defaults: statsd on 127.0.0.1:8125,\n"
     "HTTP on 127.0.0.1:9190, data in ./vigil-data. Flags override the file.\n"
     "\n"
@@ -27,7 +29,8 @@ static const char usage_text[] =
     "  --check-config            validate the configuration, print \"config OK\" or\n"
     "                            the errors, exit 0 or 1\n"
     "\n"
-    "Signals: SIGTERM/SIGINT flush and exit 0; SIGHUP reloads the config file.\n";
+    "Signals: SIGTERM/SIGINT flush and exit 0; SIGHUP reloads the config file\n"
+    "and the rule files.\n";
 
 int main(int argc, char **argv)
 {
