@@ -92,7 +92,7 @@ void *pe_alloc(struct pe_ctx *c, size_t size)
 char *pe_strdup(struct pe_ctx *c, const char *s)
 {
     size_t n = strlen(s);
-    char *d = pe_alloc(c, n + 1);
+    char *d = alloc_raw(c, n + 1);
     memcpy(d, s, n + 1);
     return d;
 }
@@ -585,15 +585,15 @@ static void labels_reserve(struct pe_ctx *c, struct pe_fetch *f)
     f->labels_len = pe_alloc(c, (total + 1) * sizeof(*f->labels_len));
 }
 
-/* Copies series i's labels into f->labels. */
-static struct pe_lset copy_labels(struct pe_ctx *c, struct pe_fetch *f, size_t i)
+/* Puts series i's labels into f->labels. */
+static struct pe_lset copy_labels(struct pe_fetch *f, size_t i)
 {
     const struct tsdb_labels *l = tsdb_series_set_labels(f->set, i);
     struct pe_lset ls = {l->len, f->labels + f->nlabels};
     f->labels_len[f->nlabels] = l->len;
     f->nlabels += l->len + 1;
-    for (size_t j = 0; j < l->len; j++)
-        ls.v[j] = (struct tsdb_label){pe_strdup(c, l->v[j].name), pe_strdup(c, l->v[j].value)};
+    /* the strings stay the set's: it lives as long as the query */
+    memcpy(ls.v, l->v, l->len * sizeof(*ls.v));
     return ls;
 }
 
@@ -645,7 +645,7 @@ static void load_all(struct pe_ctx *c, struct pe_fetch *f)
             continue;
         hold_samples(c, np, 1);
         struct pe_series *s;
-        struct pe_lset ls = copy_labels(c, f, i);
+        struct pe_lset ls = copy_labels(f, i);
         s = pe_mat_push(c, &f->data, ls);
         s->p = alloc_raw(c, np * sizeof(*s->p));
         memcpy(s->p, f->buf, np * sizeof(*s->p));
@@ -653,8 +653,6 @@ static void load_all(struct pe_ctx *c, struct pe_fetch *f)
     }
     free(f->buf);
     f->buf = NULL;
-    tsdb_series_set_free(f->set);
-    f->set = NULL;
     /* before the range query's arena mark: the cursors live for the query */
     f->cur = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur));
     f->cur_lo = pe_alloc(c, (f->data.n + 1) * sizeof(*f->cur_lo));
@@ -674,7 +672,7 @@ static void open_streams(struct pe_ctx *c, struct pe_fetch *f)
         int rc = tsdb_iter_open(f->set, i, &st->it);
         if (rc < 0)
             read_failed(c, rc);
-        pe_mat_push(c, &f->data, copy_labels(c, f, i));
+        pe_mat_push(c, &f->data, copy_labels(f, i));
     }
 }
 
