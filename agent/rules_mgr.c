@@ -614,6 +614,7 @@ void rules_mgr_set_notify(struct rules_mgr *m, rules_notify_fn fn, void *arg)
 
 void rules_mgr_collect(struct rules_mgr *m, struct selfmetrics *sm)
 {
+    sm_clear(sm, "vigil_rule_"); /* groups a reload removed disappear */
     for (size_t i = 0; m->runs && i < m->rs.ngroups; i++) {
         const struct group_run *run = m->runs[i];
         const struct rule_group *g = &m->rs.groups[i];

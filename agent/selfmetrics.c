@@ -17,16 +17,30 @@ void sm_init(struct selfmetrics *r)
     memset(r, 0, sizeof *r);
 }
 
+static void free_series(struct sm_family *f)
+{
+    for (size_t j = 0; j < f->n; j++) {
+        for (size_t k = 0; k < f->series[j].nlabels; k++) {
+            free(f->series[j].label_names[k]);
+            free(f->series[j].label_values[k]);
+        }
+    }
+    f->n = 0;
+}
+
+void sm_clear(struct selfmetrics *r, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    for (size_t i = 0; i < r->n; i++)
+        if (strncmp(r->fam[i].name, prefix, len) == 0)
+            free_series(&r->fam[i]);
+}
+
 void sm_free(struct selfmetrics *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         struct sm_family *f = &r->fam[i];
-        for (size_t j = 0; j < f->n; j++) {
-            for (size_t k = 0; k < f->series[j].nlabels; k++) {
-                free(f->series[j].label_names[k]);
-                free(f->series[j].label_values[k]);
-            }
-        }
+        free_series(f);
         free(f->series);
         free(f->name);
     }
@@ -145,6 +159,8 @@ int sm_render(const struct selfmetrics *r, struct http_buf *out)
     int rc = 0;
     for (size_t i = 0; i < r->n && !rc; i++) {
         const struct sm_family *f = &r->fam[i];
+        if (!f->n)
+            continue; /* emptied by sm_clear */
         rc = http_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                              f->type == SM_COUNTER ? "counter" : "gauge");
         for (size_t j = 0; j < f->n && !rc; j++) {

@@ -48,7 +48,13 @@ void sm_free(struct selfmetrics *r);
 int sm_set(struct selfmetrics *r, const char *name, enum sm_type type, const char *help,
            double value, ...);
 
-/* Appends every family in registration order, Prometheus text format
+/* Drops every series of the families whose name starts with prefix (the
+ * families stay, empty, in their place), so that a collector that sets
+ * all its current series afterwards leaves none of a removed object
+ * behind (e.g. the rule groups a reload removed). */
+void sm_clear(struct selfmetrics *r, const char *prefix);
+
+/* Appends every non-empty family in registration order, Prometheus text format
  * 0.0.4 (# HELP, # TYPE, escaped label values). @return 0 or -ENOMEM. */
 int sm_render(const struct selfmetrics *r, struct http_buf *out);
 

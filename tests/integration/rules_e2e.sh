@@ -228,6 +228,16 @@ kill -HUP $VPID
 eventually 5 "a good reload succeeds again" sh -c "[ \"\$(curl -sf http://127.0.0.1:$HP/metrics | awk '\$1 == \"vigil_config_last_reload_successful\" {print \$2}')\" = 1 ]"
 check "BlogDown kept firing across the reload" alert_state BlogDown firing
 
+# ---- a reload that adds, then removes a group ---------------------------------------------
+printf 'groups:\n  - name: extra\n    interval: 1s\n    rules:\n      - record: extra_one\n        expr: vector(1)\n' > "$TMP/rules/extra.yml"
+GX="{rule_group=\"$TMP/rules/extra.yml;extra\"}"
+kill -HUP $VPID
+eventually 5 "an added group shows in the self-metrics" [ "$(self_metric "vigil_rule_group_rules$GX")" = 1 ]
+rm "$TMP/rules/extra.yml"
+kill -HUP $VPID
+eventually 5 "a removed group's self-metrics are gone" [ -z "$(self_metric "vigil_rule_group_rules$GX")" ]
+check "the other groups' self-metrics remain" [ "$(self_metric "vigil_rule_group_rules$G")" = 4 ]
+
 # ---- kill -9 and restart -----------------------------------------------------------------
 long_before=$(alert BlogDownLong)
 fired_before=$(alert BlogDown)
