@@ -19,7 +19,9 @@ const char *tmpl__type_name(const struct tmpl_value *v)
     case TV_FLOAT: return "float64";
     case TV_STRING: return "string";
     case TV_MAP: return "map[string]string";
-    case TV_DATA: return "struct";
+    case TV_DATA:
+        return "struct { Labels map[string]string; ExternalLabels map[string]string; "
+               "ExternalURL string; Value float64 }";
     }
     return "?";
 }
@@ -494,10 +496,7 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
 {
     char c = sp->verb;
     if (c == 'T') {
-        const char *t = v->kind == TV_DATA ? "struct { Labels map[string]string; ExternalLabels "
-                                             "map[string]string; ExternalURL string; Value "
-                                             "float64 }"
-                                           : tmpl__type_name(v);
+        const char *t = tmpl__type_name(v);
         return pad(b, sp, t, strlen(t), 0);
     }
     switch (v->kind) {
