@@ -188,7 +188,9 @@ struct spec {
     int plus_v;      /* %+v: field names in structs (and no '+' on numbers) */
     int sharp_v;     /* %#v: strings quoted */
     int width, prec; /* -1: absent */
-    char verb;
+    char verb;         /* the verb's first byte */
+    const char *verb_text; /* the whole verb, a UTF-8 character */
+    int verb_len;
 };
 
 static size_t utf8_count(const char *s, size_t n)
@@ -430,7 +432,7 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
  * the value printed as %v with the verb's flags, width and precision. */
 static int bad_verb(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_value *v)
 {
-    if (tmpl__printf(b, "%%!%c(", sp->verb) < 0)
+    if (tmpl__printf(b, "%%!%.*s(", sp->verb_len, sp->verb_text) < 0)
         return -1;
     if (v->kind == TV_NIL)
         return tmpl__put(b, "<nil>)", 6);
@@ -534,7 +536,8 @@ static int fmt_arg(struct tmpl_buf *b, const struct spec *sp, const struct tmpl_
 /* Go's %v. */
 static int print_v(struct tmpl_buf *b, const struct tmpl_value *v)
 {
-    static const struct spec plain_v = {.width = -1, .prec = -1, .verb = 'v'};
+    static const struct spec plain_v = {
+        .width = -1, .prec = -1, .verb = 'v', .verb_text = "v", .verb_len = 1};
     return fmt_arg(b, &plain_v, v);
 }
 
@@ -625,7 +628,11 @@ int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl
                 return -1;
             break;
         }
-        sp.verb = f[i++];
+        uint32_t cp;
+        sp.verb = f[i];
+        sp.verb_text = f + i;
+        sp.verb_len = (int)tmpl__rune_at((const unsigned char *)f + i, n - i, &cp);
+        i += (size_t)sp.verb_len;
         if (sp.verb == 'v') { /* %+v: field names, not signs; %#v: Go syntax */
             sp.plus_v = sp.plus;
             sp.plus = 0;
@@ -636,7 +643,7 @@ int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl
         if (sp.verb == '%')
             rc = tmpl__putc(b, '%');
         else if (argi >= nargs)
-            rc = tmpl__printf(b, "%%!%c(MISSING)", sp.verb);
+            rc = tmpl__printf(b, "%%!%.*s(MISSING)", sp.verb_len, sp.verb_text);
         else
             rc = fmt_arg(b, &sp, &args[argi++]);
         if (rc < 0)
