@@ -185,10 +185,10 @@ int tmpl__sprint(struct tmpl_buf *b, const struct tmpl_value *args, size_t nargs
 
 struct spec {
     int minus, plus, sharp, space, zero;
-    int plus_v;      /* %+v: field names in structs (and no '+' on numbers) */
-    int sharp_v;     /* %#v: strings quoted */
-    int width, prec; /* -1: absent */
-    char verb;         /* the verb's first byte */
+    int plus_v;            /* %+v: field names in structs (and no '+' on numbers) */
+    int sharp_v;           /* %#v: strings quoted */
+    int width, prec;       /* -1: absent */
+    char verb;             /* the verb's first byte */
     const char *verb_text; /* the whole verb, a UTF-8 character */
     int verb_len;
 };
