@@ -1,8 +1,9 @@
 /* fuzz_template.c — libFuzzer target for alert templates. Every input
  * either fails to parse with a "LINE:COL: message" inside the input, or
- * parses and executes to text or to a message with a position; the same
- * text through tmpl_expand never yields NULL, and an error there is always
- * wrapped as "<error expanding template: ...>". */
+ * parses and executes to text or to a message with a position, the same
+ * on a second execution; the same text through tmpl_expand never yields
+ * NULL, and an error there is always wrapped as
+ * "<error expanding template: ...>". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "input [%s]: execution error without a position: [%s]\n", s, err);
             abort();
         }
+        char err2[512];
+        char *again = tmpl_exec(t, &d, err2, sizeof err2); /* a parsed template is reusable */
+        if ((out == NULL) != (again == NULL) || (out && strcmp(out, again) != 0) ||
+            (!out && strcmp(err, err2) != 0)) {
+            fprintf(stderr, "input [%s]: a second execution differs\n", s);
+            abort();
+        }
+        free(again);
         free(out);
         tmpl_free(t);
     }
