@@ -70,6 +70,8 @@
 #   SMALL=1         1,000 rules over 10,000 series (TARGETS=10), shorter
 #                   phases (NORULES_S=90, RULES_WARM_S=30, 6 cycles: the
 #                   [5m] windows are not full yet), about 5 minutes
+#   VIGIL_REV=REV   the commit BIN was built from, for the report (default:
+#                   this checkout's HEAD)
 #   KEEP=DIR        copy configs, rule files, metrics, logs and receiver
 #                   logs to DIR
 # Needs curl, python3 and Prometheus 2.42 (`tests/deps.sh prometheus`).
@@ -478,7 +480,7 @@ echo
 echo "rules benchmark: $NRULES alerting rules in $TARGETS groups over $NSERIES series, every ${INTERVAL}s;" \
     "servers evaluating $mode; $RUNS run(s) x $MEASURE_CYCLES cycles"
 echo "$(uname -m), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "Vigil $(git -C "$TOP" rev-parse --short HEAD 2> /dev/null || echo ?), $(prometheus --version 2>&1 | head -n 1)"
+echo "Vigil ${VIGIL_REV:-$(git -C "$TOP" rev-parse --short HEAD 2> /dev/null || echo ?)}, $(prometheus --version 2>&1 | head -n 1)"
 printf '%-11s %10s %9s %9s %9s %9s %9s %9s %9s %7s\n' server "eval s/cyc" "eval mean" "CPU s/cyc" \
     "rules CPU" "CPU/full" "done %" "notif med" "notif max" alerts
 for s in $SERVERS; do
