@@ -246,18 +246,21 @@ static int gather(struct tsdb_series_set *set, size_t i, int64_t mint, int64_t m
                   size_t *cap)
 {
     size_t a = set->first[i], b = i + 1 < set->n ? set->first[i + 1] : set->ne;
-    int rc = 0;
+    int rc = 0, contributed = 0;
     *len = 0;
     for (size_t k = a; k < b && !rc; k++) {
         const struct source *src = &set->e[k].src;
+        size_t before = *len;
         if (src->blk == SIZE_MAX)
             rc = tsdb__series_samples(src->s, &src->st, mint, maxt, ts, v, len, cap);
         else
             rc = tsdb__block_series_samples(set->snap->blocks[src->blk]->b, src->id, mint,
                                             maxt, pcs ? &pcs[src->blk] : &set->pc, ts, v,
                                             len, cap);
+        contributed += *len > before;
     }
-    if (!rc && b - a > 1)
+    /* one source's samples are sorted and distinct already */
+    if (!rc && contributed > 1)
         *len = tsdb__samples_sort_dedup(*ts, *v, *len);
     return rc;
 }
