@@ -255,7 +255,7 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
         in.lo = scaled_bound(4 * m - 1, e - 2, z); /* the double below is nearer */
     /* the smallest k with a candidate in the interval, by halving; most
      * values that are not integers need 15 to 17 digits: 15 first */
-    int lo = 1, hi = 17, best_k = 17, k = 15;
+    int lo = 1, hi = 17, k = 15;
     uint64_t best = 0;
     for (; lo <= hi; k = (lo + hi) / 2) {
         uint64_t unit = pow10_u64[18 - k], r = d % unit, c = d - r, half = unit / 2;
@@ -272,12 +272,10 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
         } else {
             best = ok_down ? c : c + unit;
         }
-        best_k = k;
         hi = k - 1;
     }
-    (void)best_k;
-    /* best / 10^(18-best_k) has best_k digits, or one more if it carried */
-    (void)best_k;
+    /* best: the digits scaled to 18 (trailing zeros), or 10^18 if rounding
+     * up carried */
     *dp = point;
     if (best >= pow10_u64[18]) { /* 10^18: rounding up carried */
         best /= 10;
