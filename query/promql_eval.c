@@ -1,6 +1,7 @@
-/* promql_eval.c — the evaluator's core: the query arena, label sets, data
- * fetched once per selector, instant and range selectors with staleness,
- * offset and @, subqueries, and the instant and range query entry points.
+/* promql_eval.c — the evaluator's core: the query arena, label sets,
+ * selectors streaming their series (a sliding window per series over a
+ * store iterator) with staleness, offset and @, subqueries, the limits, and
+ * the instant and range query entry points.
  * Operators, aggregations and functions live in promql_binop.c,
  * promql_agg.c and promql_funcs.c.
  */

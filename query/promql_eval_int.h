@@ -6,9 +6,18 @@
  * - Everything a query builds while it runs lives in one arena owned by the
  *   query's context and freed at the end; a range query releases the arena
  *   back to a mark after each step, once the step's output is copied out.
+ *   What must outlive a step (aggregation caches) goes to a second,
+ *   query-lifetime arena (pe_query_arena_enter/leave).
+ * - Selectors stream (struct pe_fetch): per series an iterator and a
+ *   malloc'd window that each step slides forward; only selectors under a
+ *   subquery or with @ load their whole range. Windows, iterators and the
+ *   series sets live until the query ends (ctx_free).
  * - Errors unwind with longjmp to the entry point (pe_fail), which releases
- *   the arena and every malloc'd structure the context tracks.
- * - Label sets are sorted by name; their strings are arena copies.
+ *   the arenas and every malloc'd structure the context tracks.
+ * - Label sets are sorted by name; a selector's series point at the series
+ *   set's strings, computed label sets at arena copies. Selector series
+ *   have a query-lifetime id (pe_series_id) that output rows and
+ *   aggregation groups are cached by.
  * - A sample keeps its metric name until the query ends, with drop_name
  *   set where Prometheus 3 drops it (functions, arithmetic), so label
  *   functions can still read or keep __name__ (delayed name removal).
