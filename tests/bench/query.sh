@@ -16,6 +16,8 @@
 #                                  them when DIR/prom and DIR/vigil exist)
 #   ONLY=REGEX                     run only the queries matching REGEX
 #   QUICK=1                        smoke run: 1000 series, 24 h, REPS=3
+#   VIGIL_REV=REV                  the commit BIN was built from, for the
+#                                  report (default: the work tree's HEAD)
 # Everything else goes to a fresh directory under /tmp, removed at exit.
 set -eu
 
@@ -216,7 +218,7 @@ cat <<EOF
 Query benchmark: $(cat "$D/gen"); medians of $REPS runs
 1h: step 15 s, 241 steps ending at maxt - 53 s; 24h: step 60 s, 1434 steps from mint + 307 s to maxt - 53 s
 $(uname -m), $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
-Vigil $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo ?), $(prometheus --version 2>&1 | head -n 1)
+Vigil ${VIGIL_REV:-$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo ?)}, $(prometheus --version 2>&1 | head -n 1)
 
 $(cat "$W/table")
 EOF
