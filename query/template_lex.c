@@ -5,6 +5,7 @@
 #include "template_lex.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,8 @@ int tmpl__number_value(struct parser *p, const struct token *t, struct tmpl_valu
     if (is_float) {
         lit->kind = TV_FLOAT;
         lit->u.f = strtod(buf, &end);
+        if (errno == ERANGE && isinf(lit->u.f))
+            return tmpl__fail(p, t->start, "illegal number syntax: \"%s\": out of range", buf);
     } else {
         int base = 0;
         if (digits[0] == '0' && strchr("oObB", digits[1]) && digits[1]) {

@@ -359,6 +359,7 @@ static void test_parse_errors(void **state)
         {"{{ 0x1. }}",
          "1:4: illegal number syntax: \"0x1.\": a hexadecimal float needs a p exponent"},
         {"{{ 1__0 }}", "1:4: illegal number syntax: \"1__0\": '_' must separate digits"},
+        {"{{ 5e1024 }}", "1:4: illegal number syntax: \"5e1024\": out of range"},
         {"{{ 99999999999999999999 }}", "1:4: number 99999999999999999999 overflows int"},
         {"{{ 'ab' }}", "1:4: malformed character constant: 'ab'"},
         {"{{ /* c */ }}", "1:4: unexpected \"/\" in action: expected an operand, \"|\" or \"}}\""},

@@ -268,6 +268,7 @@ static const char *const load_cases[] = {
     "{{ define \"x\" }}a",
     "{{ block \"x\" }}{{ end }}",
     "{{ if 1 }}",
+    "{{ 5e1024 }}",
     "{{ toDuration 1 }}",
     "{{ tmpl \"x\" . }}",
     "{{\xc2\xa0}}",
@@ -290,6 +291,7 @@ static const char *const load_cases[] = {
     "{{ template \"nope\" }}",
     "{{ define \"a\" }}{{ $x := 1 }}{{ end }}",
     "{{ range $labels }}{{ break }}{{ end }}",
+    "{{ 5e-1024 }}",
     "{{ with query \"up\" }}{{ . | first | value | humanize }}{{ end }}",
     "{{ args 1 }}{{ safeHtml \"x\" }}{{ graphLink \"up\" }}{{ toTime 1 }}{{ js 1 }}",
 };
