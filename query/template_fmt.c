@@ -653,9 +653,15 @@ int tmpl__sprintf(struct tmpl_buf *b, const char *f, size_t n, const struct tmpl
         if (tmpl__put(b, "%!(EXTRA ", 9) < 0)
             return -1;
         for (size_t i = argi; i < nargs; i++) {
-            if ((i > argi && tmpl__put(b, ", ", 2) < 0) ||
-                tmpl__printf(b, "%s=", tmpl__type_name(&args[i])) < 0 || print_v(b, &args[i]) < 0)
+            if (i > argi && tmpl__put(b, ", ", 2) < 0)
                 return -1;
+            if (args[i].kind == TV_NIL) { /* Go: just <nil> */
+                if (tmpl__put(b, "<nil>", 5) < 0)
+                    return -1;
+            } else if (tmpl__printf(b, "%s=", tmpl__type_name(&args[i])) < 0 ||
+                       print_v(b, &args[i]) < 0) {
+                return -1;
+            }
         }
         return tmpl__putc(b, ')');
     }

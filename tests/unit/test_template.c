@@ -181,7 +181,7 @@ static void test_printf(void **state)
         {"{{ printf \"%f\" 5 }}", 0, "%!f(int=5)"},
         {"{{ printf \"%d\" \"x\" }}", 0, "%!d(string=x)"},
         {"{{ printf \"%s %s\" \"a\" }}", 0, "a %!s(MISSING)"},
-        {"{{ printf \"%s\" \"a\" 1 2.5 }}", 0, "a%!(EXTRA int=1, float64=2.5)"},
+        {"{{ printf \"%s\" \"a\" 1 2.5 nil }}", 0, "a%!(EXTRA int=1, float64=2.5, <nil>)"},
         {"{{ printf \"%\" }}", 0, "%!(NOVERB)"},
         {"{{ printf \"%\xc3\xa9|%\xc3\xa9\" 1 }}", 0, "%!\xc3\xa9(int=1)|%!\xc3\xa9(MISSING)"},
         {"{{ printf \"%*d|%.*f\" 5 1 2 3.14159 }}", 0, "    1|3.14"},
