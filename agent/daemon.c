@@ -613,6 +613,7 @@ static void reload(struct vigild *d)
         uv_timer_start(&d->flush_timer, on_flush, (uint64_t)n->statsd.flush_interval_ms,
                        (uint64_t)n->statsd.flush_interval_ms);
     vlog_set_level(n->log_level);
+    d->api.opts.subquery_step_ms = n->scrape.global.evaluation_interval_ms;
     config_free(d->cfg);
     free(d->cfg);
     d->cfg = n;
@@ -765,6 +766,7 @@ static int start(struct vigild *d)
     http_router_add(&d->router, "/api/v1/targets", HTTP_METHOD_BIT(HTTP_GET), handle_targets, d);
     rules_api_register(&d->router, &d->rules);
     api_init(&d->api, &d->loop, VIGILD_VERSION);
+    d->api.opts.subquery_step_ms = d->cfg->scrape.global.evaluation_interval_ms;
     d->api.idle_cb = on_api_idle;
     d->api.idle_arg = d;
     api_register(&d->api, &d->router); /* after the other /api/v1 routes */

@@ -38,6 +38,7 @@ struct settings {
     size_t n_ext;
     char *external_url;
     int64_t resend_delay_ms;
+    int64_t subquery_step_ms;    /* global.evaluation_interval */
 };
 
 #define PART_MIN_RULES 16          /* fewer rules are not worth another thread */
@@ -109,6 +110,7 @@ static int settings_from(struct settings *s, const struct config *cfg)
     const struct scrape_global *gl = &cfg->scrape.global;
     memset(s, 0, sizeof *s);
     s->resend_delay_ms = cfg->rules_resend_delay_ms;
+    s->subquery_step_ms = gl->evaluation_interval_ms;
     s->ext = calloc(gl->nexternal_labels + 1, sizeof *s->ext);
     if (!s->ext)
         return -ENOMEM;
@@ -532,6 +534,7 @@ static void maybe_swap(struct rules_mgr *m)
     free(next);
     settings_free(&m->set);
     m->set = m->pending_set;
+    m->opts.subquery_step_ms = m->set.subquery_step_ms;
     memset(&m->pending_set, 0, sizeof m->pending_set);
     start_runs(m, old_runs, old.ngroups);
     close_runs(old_runs, old.ngroups);

@@ -988,7 +988,9 @@ static int cmp_series(const void *a, const void *b)
 static struct pe_val eval_subquery(struct pe_ctx *c, const struct promql_node *n, int64_t t)
 {
     struct pe_val out = {.type = PROMQL_TYPE_MATRIX};
-    int64_t step = n->subquery.step_ms ? n->subquery.step_ms : PE_SUBQUERY_DEFAULT_STEP_MS;
+    int64_t step = n->subquery.step_ms      ? n->subquery.step_ms
+                   : c->opts.subquery_step_ms > 0 ? c->opts.subquery_step_ms
+                                                  : PE_SUBQUERY_DEFAULT_STEP_MS;
     int64_t ref = at_time(c, &n->subquery.mod, t) - n->subquery.mod.offset_ms;
     int64_t mint = ref - n->subquery.range_ms;
     int64_t first = mint / step * step;
@@ -1089,6 +1091,7 @@ void promql_engine_opts_default(struct promql_engine_opts *o)
     o->lookback_ms = 5 * 60 * 1000;
     o->max_samples = 50000000;
     o->timeout_ms = 2 * 60 * 1000;
+    o->subquery_step_ms = PE_SUBQUERY_DEFAULT_STEP_MS;
 }
 
 static void series_free(struct promql_series *s)

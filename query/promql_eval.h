@@ -16,6 +16,9 @@ struct promql_engine_opts {
     int64_t lookback_ms;     /* 5m: how far back an instant selector looks */
     uint64_t max_samples;    /* 50,000,000: samples a query may hold at once */
     int64_t timeout_ms;      /* 2m: wall-clock limit of one query; 0 = none */
+    int64_t subquery_step_ms;/* 1m: the step of a subquery written without
+                                one (`x[5m:]`); vigild passes
+                                global.evaluation_interval, as Prometheus */
 };
 void promql_engine_opts_default(struct promql_engine_opts *o /* OUT */);
 

@@ -167,6 +167,7 @@ static int env_query(void *ctx, const struct promql_expr *e, int64_t t,
     }
     struct promql_engine_opts o;
     promql_engine_opts_default(&o);
+    o.subquery_step_ms = r->f->eval_interval_ms; /* as promtool */
     rc = promql_eval_expr_instant(snap, e, t, &o, out, err);
     tsdb_snapshot_close(snap);
     return rc;
@@ -363,6 +364,7 @@ static enum outcome check_expr(struct run *r, const struct rt_expr_case *c)
     struct promql_eval_error err = {0};
     struct promql_engine_opts o;
     promql_engine_opts_default(&o);
+    o.subquery_step_ms = r->f->eval_interval_ms; /* as promtool */
     int rc = tsdb_snapshot_open(r->store.db, &snap);
     if (rc < 0) {
         expr_failure(r, c, tsdb_strerror(rc), NULL, NULL, 0);

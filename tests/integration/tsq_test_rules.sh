@@ -73,6 +73,12 @@ printf 'Unit Testing:  eval_order_test.yml\n  SUCCESS\n\n4 passed, 0 failed, 0 s
     >"$TMP/want"
 expect_exact "evaluation order and template context" 0 "$TMP/want"
 
+# A subquery without a step uses the file's evaluation_interval.
+run subquery_step_test.yml
+printf 'Unit Testing:  subquery_step_test.yml\n  SUCCESS\n\n2 passed, 0 failed, 0 skipped\n' \
+    >"$TMP/want"
+expect_exact "subquery default step is evaluation_interval" 0 "$TMP/want"
+
 # An alert whose rule reads a native-histogram series, and an expression
 # reading what such a rule records, are skipped by name (their rules' errors
 # do not fail the file).
