@@ -367,14 +367,113 @@ void config__unknown_key(struct config_walk *w, const yaml_node_t *k, const char
         add_error(w->errs, w->name, &k->start_mark, "unknown key '%s'%s", key, in);
 }
 
-/* The scalar text of n, or NULL after reporting that it is not a scalar. */
-static const char *scalar(struct config_walk *w, const yaml_node_t *n, const char *path,
-                          const char *hint)
+yaml_node_t *config__node(struct config_walk *w, int id)
+{
+    return yaml_document_get_node(w->doc, id);
+}
+
+int config__is_null(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
+           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+const char *config__scalar(struct config_walk *w, const yaml_node_t *n, const char *path,
+                           const char *hint)
 {
     if (n->type == YAML_SCALAR_NODE)
         return (const char *)n->data.scalar.value;
-    add_error(w->errs, w->name, &n->start_mark, "%s must be a single value: %s", path, hint);
+    config__error(w, n, "%s must be a single value: %s", path, hint);
     return NULL;
+}
+
+int config__sequence(struct config_walk *w, const yaml_node_t *n, const char *path,
+                     const char *hint)
+{
+    if (n->type == YAML_SEQUENCE_NODE || config__is_null(n))
+        return 1;
+    config__error(w, n, "%s must be a list: %s", path, hint);
+    return 0;
+}
+
+void *config__push(void **v, size_t *n, size_t size)
+{
+    char *p = realloc(*v, (*n + 1) * size);
+    if (!p)
+        return NULL;
+    *v = p;
+    memset(p + *n * size, 0, size);
+    return p + (*n)++ * size;
+}
+
+int config__parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
+                                      "ON"};
+    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
+                                     "OFF"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcmp(s, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcmp(s, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -EINVAL;
+}
+
+static int listed(const char *const *names, const char *key)
+{
+    for (; *names; names++)
+        if (strcmp(*names, key) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 if an earlier key than p in mapping n is key. */
+static int duplicate_key(struct config_walk *w, const yaml_node_t *n, const yaml_node_pair_t *p,
+                         const char *key)
+{
+    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+        yaml_node_t *qk = config__node(w, q->key);
+        if (qk && qk->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)qk->data.scalar.value, key) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void config__walk(struct config_walk *w, const yaml_node_t *n, const void *keys, size_t stride,
+                  const char *const *unsupported, config__set_fn *set, void *base,
+                  const char *path)
+{
+    if (config__is_null(n))
+        return;
+    if (n->type != YAML_MAPPING_NODE) {
+        config__error(w, n, "%s must be a mapping of keys", path);
+        return;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = config__node(w, p->key), *vn = config__node(w, p->value);
+        if (!kn || !vn)
+            continue;
+        if (kn->type != YAML_SCALAR_NODE) {
+            config__error(w, kn, "keys must be plain names");
+            continue;
+        }
+        const char *key = (const char *)kn->data.scalar.value, *k = keys;
+        while (*(const char *const *)k && strcmp(*(const char *const *)k, key) != 0)
+            k += stride;
+        char sub[256];
+        snprintf(sub, sizeof sub, "%.180s.%.60s", path, key);
+        if (duplicate_key(w, n, p, key))
+            config__error(w, kn, "duplicate key '%s' in %s", key, path);
+        else if (*(const char *const *)k)
+            set(w, vn, k, base, sub);
+        else if (listed(unsupported, key))
+            config__error(w, kn, "'%s' in %s is not supported by Vigil; remove it", key, path);
+        else
+            config__unknown_key(w, kn, path, keys, stride);
+    }
 }
 
 static int parse_double(const char *s, double *out)
@@ -409,7 +508,7 @@ static void set_rule_files(struct config_walk *w, const yaml_node_t *n)
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         yaml_node_t *e = yaml_document_get_node(w->doc, *it);
-        const char *s = e ? scalar(w, e, "rule_files", "a file path or glob") : NULL;
+        const char *s = e ? config__scalar(w, e, "rule_files", "a file path or glob") : NULL;
         if (!s)
             continue;
         if (!*s) {
@@ -437,7 +536,7 @@ static void set_list(struct config_walk *w, const yaml_node_t *n, const struct k
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = yaml_document_get_node(w->doc, *it);
-        const char *s = e ? scalar(w, e, path, k->hint) : NULL;
+        const char *s = e ? config__scalar(w, e, path, k->hint) : NULL;
         double v;
         if (!s)
             return;
@@ -510,7 +609,7 @@ static void set_value(struct config_walk *w, const yaml_node_t *n, const struct 
             w, &w->c->scrape, n);
         return;
     }
-    const char *s = scalar(w, n, path, k->hint);
+    const char *s = config__scalar(w, n, path, k->hint);
     if (!s)
         return;
     int64_t ms;

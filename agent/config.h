@@ -123,4 +123,47 @@ void config__error(struct config_walk *w, const struct yaml_node_s *at, const ch
 void config__unknown_key(struct config_walk *w, const struct yaml_node_s *key,
                          const char *section, const void *table, size_t stride);
 
+/* Node id of w's document, or NULL. */
+struct yaml_node_s *config__node(struct config_walk *w, int id);
+
+/* 1 if n is an empty plain scalar: a key written with nothing after it. */
+int config__is_null(const struct yaml_node_s *n);
+
+/* The text of scalar n, or NULL after reporting "PATH must be a single
+ * value: HINT". */
+const char *config__scalar(struct config_walk *w, const struct yaml_node_s *n,
+                           const char *path, const char *hint);
+
+/* 1 if n is a sequence or null; else reports "PATH must be a list: HINT"
+ * and returns 0. */
+int config__sequence(struct config_walk *w, const struct yaml_node_s *n, const char *path,
+                     const char *hint);
+
+/* Each item id `it` of sequence node n; none when n is not a sequence. */
+#define CONFIG_EACH_ITEM(n, it)                                                               \
+    for (yaml_node_item_t *it = (n)->type == YAML_SEQUENCE_NODE                              \
+                                    ? (n)->data.sequence.items.start : NULL;                  \
+         it && it < (n)->data.sequence.items.top; it++)
+
+/* Makes room for one more element of size bytes in *v (*n in use), zeroed.
+ * @return the new element (*n counts it) or NULL (*v unchanged). */
+void *config__push(void **v, size_t *n, size_t size);
+
+/* YAML 1.1 booleans: true/yes/on and false/no/off, in lower, Title or UPPER
+ * case. @return 0 and *out, or -EINVAL. */
+int config__parse_bool(const char *s, int *out);
+
+/* Stores the value n of key (an element of the table passed to
+ * config__walk) into base; path names the value in messages. */
+typedef void config__set_fn(struct config_walk *w, const struct yaml_node_s *n,
+                            const void *key, void *base, const char *path);
+
+/* Walks the mapping n (null: nothing) against keys, a table as for
+ * config__unknown_key, calling set for each known key. Reports non-mapping
+ * n, non-scalar and duplicate keys, keys named in unsupported (a NULL-ended
+ * list of Prometheus keys Vigil lacks) and unknown keys. */
+void config__walk(struct config_walk *w, const struct yaml_node_s *n, const void *keys,
+                  size_t stride, const char *const *unsupported, config__set_fn *set,
+                  void *base, const char *path);
+
 #endif

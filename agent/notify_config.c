@@ -528,52 +528,6 @@ static const char *const notifiers_unsupported[] = {
 
 /* ---- walking --------------------------------------------------------------- */
 
-static yaml_node_t *node(struct config_walk *w, int id)
-{
-    return yaml_document_get_node((yaml_document_t *)w->doc, id);
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
-           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-static const char *scalar(struct config_walk *w, const yaml_node_t *n, const char *path,
-                          const char *hint)
-{
-    if (n->type == YAML_SCALAR_NODE)
-        return (const char *)n->data.scalar.value;
-    config__error(w, n, "%s must be a single value: %s", path, hint);
-    return NULL;
-}
-
-static int sequence(struct config_walk *w, const yaml_node_t *n, const char *path,
-                    const char *hint)
-{
-    if (n->type == YAML_SEQUENCE_NODE || is_null(n))
-        return 1;
-    config__error(w, n, "%s must be a list: %s", path, hint);
-    return 0;
-}
-
-#define EACH_ITEM(n, it)                                                                      \
-    for (yaml_node_item_t *it = (n)->type == YAML_SEQUENCE_NODE                              \
-                                    ? (n)->data.sequence.items.start : NULL;                  \
-         it && it < (n)->data.sequence.items.top; it++)
-
-/* Makes room for one more element of size bytes in *v (n in use), zeroed.
- * @return the new element or NULL. */
-static void *push(void **v, size_t *n, size_t size)
-{
-    char *p = realloc(*v, (*n + 1) * size);
-    if (!p)
-        return NULL;
-    *v = p;
-    memset(p + *n * size, 0, size);
-    return p + (*n)++ * size;
-}
-
 static void walk(struct config_walk *w, const yaml_node_t *n, const struct nlist *l, void *base,
                  const char *path);
 
@@ -581,7 +535,7 @@ static void add_string(struct config_walk *w, const yaml_node_t *at, char ***v, 
                        const char *s)
 {
     char *d = strdup(s);
-    char **slot = d ? push((void **)v, len, sizeof **v) : NULL;
+    char **slot = d ? config__push((void **)v, len, sizeof **v) : NULL;
     if (!slot) {
         free(d);
         config__error(w, at, "out of memory");
@@ -595,11 +549,11 @@ static void set_strlist(struct config_walk *w, const yaml_node_t *n, const struc
 {
     char ***v = (char ***)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
-        const char *s = e ? scalar(w, e, path, k->hint) : NULL;
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
+        const char *s = e ? config__scalar(w, e, path, k->hint) : NULL;
         if (!s)
             continue;
         if (k->kind == N_GROUP_BY && strcmp(s, "...") == 0)
@@ -625,16 +579,16 @@ static void set_env(struct config_walk *w, const yaml_node_t *n, const struct nk
 {
     char ***v = (char ***)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (is_null(n))
+    if (config__is_null(n))
         return;
     if (n->type != YAML_MAPPING_NODE) {
         config__error(w, n, "%s must be a mapping: %s", path, k->hint);
         return;
     }
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node(w, p->key), *vn = node(w, p->value);
-        const char *name = kn ? scalar(w, kn, path, k->hint) : NULL;
-        const char *val = name && vn ? scalar(w, vn, path, k->hint) : NULL;
+        yaml_node_t *kn = config__node(w, p->key), *vn = config__node(w, p->value);
+        const char *name = kn ? config__scalar(w, kn, path, k->hint) : NULL;
+        const char *val = name && vn ? config__scalar(w, vn, path, k->hint) : NULL;
         if (!val)
             continue;
         if (!*name || strchr(name, '=')) {
@@ -644,7 +598,7 @@ static void set_env(struct config_walk *w, const yaml_node_t *n, const struct nk
         }
         size_t sz = strlen(name) + strlen(val) + 2;
         char *kv = malloc(sz);
-        char **slot = kv ? push((void **)v, len, sizeof **v) : NULL;
+        char **slot = kv ? config__push((void **)v, len, sizeof **v) : NULL;
         if (!slot) {
             free(kv);
             config__error(w, vn, "out of memory");
@@ -660,11 +614,11 @@ static void set_matchers(struct config_walk *w, const yaml_node_t *n, const stru
 {
     struct notify_matcher **v = (struct notify_matcher **)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
-        const char *s = e ? scalar(w, e, path, k->hint) : NULL;
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
+        const char *s = e ? config__scalar(w, e, path, k->hint) : NULL;
         struct notify_matcher m, *slot;
         char err[300];
         if (!s)
@@ -672,7 +626,7 @@ static void set_matchers(struct config_walk *w, const yaml_node_t *n, const stru
         int rc = notify_matcher_parse(s, &m, err, sizeof err);
         if (rc == -EINVAL)
             config__error(w, e, "%s: %s", path, err);
-        else if (rc || !(slot = push((void **)v, len, sizeof **v))) {
+        else if (rc || !(slot = config__push((void **)v, len, sizeof **v))) {
             if (!rc) {
                 free(m.name);
                 free(m.value);
@@ -688,18 +642,18 @@ static void set_list(struct config_walk *w, const yaml_node_t *n, const struct n
                      void *base, const char *path)
 {
     const struct nlist *l = k->sub;
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
     size_t idx = 0;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
         char sub[256];
         snprintf(sub, sizeof sub, "%.200s[%zu]", path, idx++);
         if (!e)
             continue;
         void *elem = base;
         if (l->size) {
-            elem = push((void **)((char *)base + k->off), (size_t *)((char *)base + k->off2),
+            elem = config__push((void **)((char *)base + k->off), (size_t *)((char *)base + k->off2),
                         l->size);
             if (!elem) {
                 config__error(w, e, "out of memory");
@@ -714,21 +668,6 @@ static void set_list(struct config_walk *w, const yaml_node_t *n, const struct n
     }
 }
 
-static int parse_bool(const char *s, int *out)
-{
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
-                                      "ON"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
-                                     "OFF"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        if (strcmp(s, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcmp(s, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -EINVAL;
-}
-
 static void set_string(struct config_walk *w, const yaml_node_t *n, char **field,
                        const char *s)
 {
@@ -741,7 +680,7 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
                        void *base, const char *path)
 {
     char *field = (char *)base + k->off, *end;
-    const char *s = scalar(w, n, path, k->hint);
+    const char *s = config__scalar(w, n, path, k->hint);
     int64_t ms;
     if (!s)
         return;
@@ -775,7 +714,7 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
             *(int64_t *)field = ms;
         break;
     case N_BOOL:
-        if (parse_bool(s, (int *)field) != 0)
+        if (config__parse_bool(s, (int *)field) != 0)
             config__error(w, n, "bad value '%s' for %s: use true or false", s, path);
         break;
     case N_U64:
@@ -790,9 +729,10 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
     }
 }
 
-static void set(struct config_walk *w, const yaml_node_t *n, const struct nkey *k, void *base,
+static void set(struct config_walk *w, const yaml_node_t *n, const void *key, void *base,
                 const char *path)
 {
+    const struct nkey *k = key;
     switch (k->kind) {
     case N_STRLIST: case N_ARGV: case N_GROUP_BY:
         set_strlist(w, n, k, base, path);
@@ -822,53 +762,11 @@ static void set(struct config_walk *w, const yaml_node_t *n, const struct nkey *
     }
 }
 
-static int listed(const char *const *names, const char *key)
-{
-    for (; *names; names++)
-        if (strcmp(*names, key) == 0)
-            return 1;
-    return 0;
-}
-
 /* Walks the mapping n against l's keys, storing into base; path names it. */
 static void walk(struct config_walk *w, const yaml_node_t *n, const struct nlist *l, void *base,
                  const char *path)
 {
-    if (is_null(n))
-        return;
-    if (n->type != YAML_MAPPING_NODE) {
-        config__error(w, n, "%s must be a mapping of keys", path);
-        return;
-    }
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node(w, p->key), *vn = node(w, p->value);
-        if (!kn || !vn)
-            continue;
-        if (kn->type != YAML_SCALAR_NODE) {
-            config__error(w, kn, "keys must be plain names");
-            continue;
-        }
-        const char *key = (const char *)kn->data.scalar.value;
-        int dup = 0;
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p && !dup; q++) {
-            yaml_node_t *qk = node(w, q->key);
-            dup = qk && qk->type == YAML_SCALAR_NODE &&
-                  strcmp((const char *)qk->data.scalar.value, key) == 0;
-        }
-        const struct nkey *k = l->keys;
-        while (k->name && strcmp(k->name, key) != 0)
-            k++;
-        char sub[256];
-        snprintf(sub, sizeof sub, "%.180s.%.60s", path, key);
-        if (dup)
-            config__error(w, kn, "duplicate key '%s' in %s", key, path);
-        else if (k->name)
-            set(w, vn, k, base, sub);
-        else if (listed(l->unsupported, key))
-            config__error(w, kn, "'%s' in %s is not supported by Vigil; remove it", key, path);
-        else
-            config__unknown_key(w, kn, path, l->keys, sizeof *l->keys);
-    }
+    config__walk(w, n, l->keys, sizeof *l->keys, l->unsupported, set, base, path);
 }
 
 /* The value node of key in mapping n, or NULL. */
@@ -877,10 +775,10 @@ static const yaml_node_t *lookup(struct config_walk *w, const yaml_node_t *n, co
     if (!n || n->type != YAML_MAPPING_NODE)
         return NULL;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node(w, p->key);
+        yaml_node_t *kn = config__node(w, p->key);
         if (kn && kn->type == YAML_SCALAR_NODE &&
             strcmp((const char *)kn->data.scalar.value, key) == 0)
-            return node(w, p->value);
+            return config__node(w, p->value);
     }
     return NULL;
 }
@@ -933,12 +831,12 @@ static void resolve_route(struct config_walk *w, const struct notify_config *c,
     const yaml_node_t *kids = lookup(w, n, "routes");
     size_t i = 0;
     if (kids)
-        EACH_ITEM(kids, it) {
+        CONFIG_EACH_ITEM(kids, it) {
             char sub[256];
             if (i >= r->nroutes)
                 break;
             snprintf(sub, sizeof sub, "%.200s.routes[%zu]", path, i);
-            resolve_route(w, c, &r->routes[i++], r, node(w, *it), sub);
+            resolve_route(w, c, &r->routes[i++], r, config__node(w, *it), sub);
         }
 }
 

@@ -369,49 +369,6 @@ static const struct skey global_keys[] = {
 
 /* ---- walking ------------------------------------------------------------- */
 
-static yaml_node_t *node(struct config_walk *w, int id)
-{
-    return yaml_document_get_node((yaml_document_t *)w->doc, id);
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
-           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-static const char *scalar(struct config_walk *w, const yaml_node_t *n, const char *path,
-                          const char *hint)
-{
-    if (n->type == YAML_SCALAR_NODE)
-        return (const char *)n->data.scalar.value;
-    config__error(w, n, "%s must be a single value: %s", path, hint);
-    return NULL;
-}
-
-static int grow(void **v, size_t n, size_t size)
-{
-    void *p = realloc(*v, (n + 1) * size);
-    if (!p)
-        return -ENOMEM;
-    *v = p;
-    return 0;
-}
-
-static int sequence(struct config_walk *w, const yaml_node_t *n, const char *path,
-                    const char *hint)
-{
-    if (n->type == YAML_SEQUENCE_NODE || is_null(n))
-        return 1;
-    config__error(w, n, "%s must be a list: %s", path, hint);
-    return 0;
-}
-
-#define EACH_ITEM(n, it)                                                                      \
-    for (yaml_node_item_t *it = (n)->type == YAML_SEQUENCE_NODE                              \
-                                    ? (n)->data.sequence.items.start : NULL;                  \
-         it && it < (n)->data.sequence.items.top; it++)
-
 static void walk(struct config_walk *w, const yaml_node_t *n, const struct skey *keys,
                  const char *const *unsupported, void *base, const char *path);
 
@@ -420,31 +377,33 @@ static void set_strlist(struct config_walk *w, const yaml_node_t *n, const struc
 {
     char ***v = (char ***)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
-        const char *s = e ? scalar(w, e, path, k->hint) : NULL;
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
+        const char *s = e ? config__scalar(w, e, path, k->hint) : NULL;
         char *d = s ? strdup(s) : NULL;
-        if (!d || grow((void **)v, *len, sizeof **v) != 0) {
+        char **slot = d ? config__push((void **)v, len, sizeof **v) : NULL;
+        if (!slot) {
             free(d);
             if (s)
                 config__error(w, e, "out of memory");
             return;
         }
-        (*v)[(*len)++] = d;
+        *slot = d;
     }
 }
 
 static int add_label(struct tsdb_label **v, size_t *len, const char *name, const char *value)
 {
     char *n = strdup(name), *val = strdup(value);
-    if (!n || !val || grow((void **)v, *len, sizeof **v) != 0) {
+    struct tsdb_label *slot = n && val ? config__push((void **)v, len, sizeof **v) : NULL;
+    if (!slot) {
         free(n);
         free(val);
         return -ENOMEM;
     }
-    (*v)[(*len)++] = (struct tsdb_label){n, val};
+    *slot = (struct tsdb_label){n, val};
     return 0;
 }
 
@@ -454,15 +413,15 @@ static void set_labels(struct config_walk *w, const yaml_node_t *n, const struct
 {
     struct tsdb_label **v = (struct tsdb_label **)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (is_null(n))
+    if (config__is_null(n))
         return;
     if (n->type != YAML_MAPPING_NODE) {
         config__error(w, n, "%s must be a mapping: %s", path, k->hint);
         return;
     }
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node(w, p->key), *vn = node(w, p->value);
-        const char *name = kn ? scalar(w, kn, path, k->hint) : NULL;
+        yaml_node_t *kn = config__node(w, p->key), *vn = config__node(w, p->value);
+        const char *name = kn ? config__scalar(w, kn, path, k->hint) : NULL;
         if (!name || !vn)
             continue;
         if (k->kind == S_LABELS && !tsdb_label_name_valid(name)) {
@@ -478,18 +437,18 @@ static void set_labels(struct config_walk *w, const yaml_node_t *n, const struct
         if (!name)
             continue;
         if (k->kind == S_LABELS) {
-            const char *val = scalar(w, vn, path, k->hint);
+            const char *val = config__scalar(w, vn, path, k->hint);
             if (val && !tsdb_utf8_valid(val, strlen(val)))
                 config__error(w, vn, "\"%s\" is not a valid label value in %s", val, path);
             else if (val && add_label(v, len, name, val) != 0)
                 config__error(w, vn, "out of memory");
             continue;
         }
-        if (!sequence(w, vn, path, k->hint))
+        if (!config__sequence(w, vn, path, k->hint))
             continue;
-        EACH_ITEM(vn, it) {
-            yaml_node_t *e = node(w, *it);
-            const char *val = e ? scalar(w, e, path, k->hint) : NULL;
+        CONFIG_EACH_ITEM(vn, it) {
+            yaml_node_t *e = config__node(w, *it);
+            const char *val = e ? config__scalar(w, e, path, k->hint) : NULL;
             if (val && add_label(v, len, name, val) != 0)
                 config__error(w, e, "out of memory");
         }
@@ -499,16 +458,16 @@ static void set_labels(struct config_walk *w, const yaml_node_t *n, const struct
 static void set_static(struct config_walk *w, const yaml_node_t *n, const struct skey *k,
                        struct scrape_job *job, const char *path)
 {
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
         char sub[256];
         snprintf(sub, sizeof sub, "%.200s[%zu]", path, job->nstatic);
-        if (!e || grow((void **)&job->static_configs, job->nstatic, sizeof *job->static_configs))
+        struct scrape_static_group *g =
+            e ? config__push((void **)&job->static_configs, &job->nstatic, sizeof *g) : NULL;
+        if (!g)
             return;
-        struct scrape_static_group *g = &job->static_configs[job->nstatic++];
-        memset(g, 0, sizeof *g);
         walk(w, e, static_keys, no_keys, g, sub);
         for (size_t i = 0; i < g->ntargets; i++)
             if (strchr(g->targets[i], '/'))
@@ -533,11 +492,11 @@ static int file_pattern_valid(const char *s)
 static void set_file_sd(struct config_walk *w, const yaml_node_t *n, const struct skey *k,
                         struct scrape_job *job, const char *path)
 {
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
     size_t idx = 0;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
         struct file_sd_entry f = {NULL, 0, 300000};
         char sub[256];
         snprintf(sub, sizeof sub, "%.200s[%zu]", path, idx++);
@@ -547,16 +506,17 @@ static void set_file_sd(struct config_walk *w, const yaml_node_t *n, const struc
         if (job->nfile_sd == 0 || f.refresh_ms < job->file_sd_refresh_ms)
             job->file_sd_refresh_ms = f.refresh_ms;
         for (size_t i = 0; i < f.nfiles; i++) {
+            char **slot;
             if (!file_pattern_valid(f.files[i])) {
                 config__error(w, e, "path name \"%s\" is not valid for file discovery in %s: "
                               "end it in .json, .yml or .yaml, with at most one '*' in the "
                               "file name", f.files[i], sub);
                 free(f.files[i]);
-            } else if (grow((void **)&job->file_sd_files, job->nfile_sd,
-                            sizeof *job->file_sd_files) != 0) {
+            } else if (!(slot = config__push((void **)&job->file_sd_files, &job->nfile_sd,
+                                             sizeof *slot))) {
                 free(f.files[i]);
             } else {
-                job->file_sd_files[job->nfile_sd++] = f.files[i];
+                *slot = f.files[i];
             }
         }
         free(f.files);
@@ -568,15 +528,15 @@ static void set_relabel(struct config_walk *w, const yaml_node_t *n, const struc
 {
     struct relabel_rule **v = (struct relabel_rule **)((char *)base + k->off);
     size_t *len = (size_t *)((char *)base + k->off2);
-    if (!sequence(w, n, path, k->hint))
+    if (!config__sequence(w, n, path, k->hint))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
         char sub[256], err[512];
         snprintf(sub, sizeof sub, "%.200s[%zu]", path, *len);
-        if (!e || grow((void **)v, *len, sizeof **v) != 0)
+        struct relabel_rule *r = e ? config__push((void **)v, len, sizeof *r) : NULL;
+        if (!r)
             return;
-        struct relabel_rule *r = &(*v)[(*len)++];
         relabel_rule_default(r);
         unsigned before = w->errs->count;
         walk(w, e, rule_keys, no_keys, r, sub);
@@ -585,27 +545,12 @@ static void set_relabel(struct config_walk *w, const yaml_node_t *n, const struc
     }
 }
 
-static int parse_bool(const char *s, int *out)
-{
-    static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
-                                      "ON"};
-    static const char *const no[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off",
-                                     "OFF"};
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        if (strcmp(s, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcmp(s, no[i]) == 0)
-            return *out = 0, 0;
-    }
-    return -EINVAL;
-}
-
 /* Checks and stores a single value. */
 static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct skey *k,
                        void *base, const char *path)
 {
     char *field = (char *)base + k->off, *end;
-    const char *s = scalar(w, n, path, k->hint);
+    const char *s = config__scalar(w, n, path, k->hint);
     int64_t ms;
     if (!s)
         return;
@@ -634,7 +579,7 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
             *(int64_t *)field = ms;
         break;
     case S_BOOL:
-        if (parse_bool(s, (int *)field) != 0)
+        if (config__parse_bool(s, (int *)field) != 0)
             config__error(w, n, "bad value '%s' for %s: use true or false", s, path);
         break;
     case S_U64:
@@ -667,9 +612,10 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
     }
 }
 
-static void set(struct config_walk *w, const yaml_node_t *n, const struct skey *k, void *base,
+static void set(struct config_walk *w, const yaml_node_t *n, const void *key, void *base,
                 const char *path)
 {
+    const struct skey *k = key;
     switch (k->kind) {
     case S_STRLIST:
         set_strlist(w, n, k, base, path);
@@ -696,53 +642,11 @@ static void set(struct config_walk *w, const yaml_node_t *n, const struct skey *
     }
 }
 
-static int listed(const char *const *names, const char *key)
-{
-    for (; *names; names++)
-        if (strcmp(*names, key) == 0)
-            return 1;
-    return 0;
-}
-
 /* Walks the mapping n against keys, storing into base; path names it. */
 static void walk(struct config_walk *w, const yaml_node_t *n, const struct skey *keys,
                  const char *const *unsupported, void *base, const char *path)
 {
-    if (is_null(n))
-        return;
-    if (n->type != YAML_MAPPING_NODE) {
-        config__error(w, n, "%s must be a mapping of keys", path);
-        return;
-    }
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node(w, p->key), *vn = node(w, p->value);
-        if (!kn || !vn)
-            continue;
-        if (kn->type != YAML_SCALAR_NODE) {
-            config__error(w, kn, "keys must be plain names");
-            continue;
-        }
-        const char *key = (const char *)kn->data.scalar.value;
-        int dup = 0;
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p && !dup; q++) {
-            yaml_node_t *qk = node(w, q->key);
-            dup = qk && qk->type == YAML_SCALAR_NODE &&
-                  strcmp((const char *)qk->data.scalar.value, key) == 0;
-        }
-        const struct skey *k = keys;
-        while (k->name && strcmp(k->name, key) != 0)
-            k++;
-        char sub[256];
-        snprintf(sub, sizeof sub, "%.180s.%.60s", path, key);
-        if (dup)
-            config__error(w, kn, "duplicate key '%s' in %s", key, path);
-        else if (k->name)
-            set(w, vn, k, base, sub);
-        else if (listed(unsupported, key))
-            config__error(w, kn, "'%s' in %s is not supported by Vigil; remove it", key, path);
-        else
-            config__unknown_key(w, kn, path, keys, sizeof *keys);
-    }
+    config__walk(w, n, keys, sizeof *keys, unsupported, set, base, path);
 }
 
 /* ---- sections ------------------------------------------------------------ */
@@ -823,16 +727,15 @@ void scrape_config__parse_jobs(struct config_walk *w, struct scrape_config *sc,
                                const yaml_node_t *n)
 {
     free_jobs(sc);
-    if (!sequence(w, n, "scrape_configs", "a list of scrape configs, each with a job_name"))
+    if (!config__sequence(w, n, "scrape_configs", "a list of scrape configs, each with a job_name"))
         return;
-    EACH_ITEM(n, it) {
-        yaml_node_t *e = node(w, *it);
+    CONFIG_EACH_ITEM(n, it) {
+        yaml_node_t *e = config__node(w, *it);
         char path[64];
         snprintf(path, sizeof path, "scrape_configs[%zu]", sc->njobs);
-        if (!e || grow((void **)&sc->jobs, sc->njobs, sizeof *sc->jobs) != 0)
+        struct scrape_job *j = e ? config__push((void **)&sc->jobs, &sc->njobs, sizeof *j) : NULL;
+        if (!j)
             return;
-        struct scrape_job *j = &sc->jobs[sc->njobs++];
-        memset(j, 0, sizeof *j);
         j->honor_timestamps = j->follow_redirects = j->enable_compression = 1;
         j->file_sd_refresh_ms = 300000;
         walk(w, e, job_keys, job_unsupported, j, path);
