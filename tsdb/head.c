@@ -1051,15 +1051,24 @@ int tsdb__series_samples(const struct tsdb__series *s, const struct tsdb__series
                          int64_t mint, int64_t maxt, int64_t **ts, double **v, size_t *len,
                          size_t *cap)
 {
-    /* chunks holding [first, count), oldest first */
+    /* The chunks holding in-order samples [first, stop) that may fall in
+     * [mint, maxt], newest first. Their timestamps increase from chunk to
+     * chunk (out-of-order samples live in st->ooo), so a chunk starting
+     * after maxt and everything newer is skipped, and the walk ends at the
+     * first chunk starting at or before mint. */
     const struct tsdb__chunk *stack[64], **chain = stack;
     size_t nc = 0, capc = 64;
+    uint32_t stop = st->count;
     const struct tsdb__chunk *c = atomic_load_explicit(
         &((struct tsdb__series *)s)->newest, memory_order_acquire);
     int rc = 0;
-    for (; c && st->count > st->first; c = chunk_prev(c)) {
-        if (c->first_index >= st->count)
+    for (; c && stop > st->first; c = chunk_prev(c)) {
+        if (c->first_index >= stop)
             continue; /* appended after the snapshot */
+        if (c->mint > maxt) {
+            stop = c->first_index;
+            continue;
+        }
         if (nc == capc) {
             const struct tsdb__chunk **nchain = malloc(2 * capc * sizeof *nchain);
             if (!nchain) {
@@ -1073,15 +1082,13 @@ int tsdb__series_samples(const struct tsdb__series *s, const struct tsdb__series
             capc *= 2;
         }
         chain[nc++] = c;
-        if (c->first_index <= st->first)
+        if (c->first_index <= st->first || c->mint <= mint)
             break;
     }
     size_t start = *len;
     for (size_t k = nc; k-- > 0 && !rc;) {
         c = chain[k];
-        uint32_t end = k > 0 ? chain[k - 1]->first_index : st->count;
-        if (k > 0 && chain[k - 1]->mint < mint)
-            continue; /* every sample of c precedes the next chunk's first */
+        uint32_t end = k > 0 ? chain[k - 1]->first_index : stop;
         uint32_t n = end - c->first_index;
         /* enc of an open chunk belongs to the writer: read it only packed */
         uint32_t room = c->packed && c->packed_n > n ? c->packed_n : n;

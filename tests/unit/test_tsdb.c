@@ -466,6 +466,68 @@ static void test_time_bounds(void **state)
     rmdir_all(dir);
 }
 
+/* A long head read through windows of every size and alignment returns
+ * exactly its samples in the window: in-order chunks before, inside and
+ * after it, with out-of-order samples filling gaps and overriding values,
+ * before and after maintenance packs the sealed chunks. */
+#define WIN_N 1500 /* samples, one per second from t=0 */
+
+static double win_value(int64_t i)
+{
+    return i % 7 == 3 ? (double)i + 0.5 : i % 50 == 0 ? (double)-i : (double)i;
+}
+
+static void check_windows(struct tsdb *db)
+{
+    static const int64_t lens[] = {0, 1999, 10000000};
+    static int64_t ts[WIN_N];
+    static double v[WIN_N];
+    for (int64_t start = -1000; start <= WIN_N * 1000; start += 1000) {
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            int64_t mint = start, maxt = start + lens[l];
+            size_t n = read_series(db, "w", NULL, NULL, mint, maxt, ts, v, WIN_N), k = 0;
+            for (int64_t i = 0; i < WIN_N; i++) {
+                if (i * 1000 < mint || i * 1000 > maxt)
+                    continue;
+                assert_true(k < n);
+                assert_int_equal(ts[k], i * 1000);
+                assert_true(v[k] == win_value(i));
+                k++;
+            }
+            assert_int_equal(n, k);
+        }
+    }
+}
+
+static void test_head_windows(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct tsdb_options o;
+    tsdb_options_default(&o);
+    o.future_window_ms = 0;
+    o.retention_ms = 0;
+    o.ooo_window_ms = HOUR;
+    struct tsdb *db = open_db(dir, &o);
+    tsdb_ref a = ref_of(db, "w", NULL, NULL);
+    for (int64_t i = 0; i < WIN_N; i++)
+        if (i % 7 != 3)
+            assert_int_equal(tsdb_append(db, a, i * 1000, i % 50 == 0 ? 0 : (double)i), 0);
+    assert_int_equal(tsdb_commit(db), 0);
+    for (int64_t i = 0; i < WIN_N; i++)
+        if (i % 7 == 3 || i % 50 == 0)
+            assert_int_equal(tsdb_append(db, a, i * 1000, win_value(i)), 0);
+    assert_int_equal(tsdb_commit(db), 0);
+    check_windows(db);
+    assert_int_equal(tsdb_maintain(db, 0), 0);
+    struct tsdb_stats st;
+    tsdb_stats(db, &st);
+    assert_int_equal(st.blocks, 0); /* still all in the head */
+    check_windows(db);
+    assert_int_equal(tsdb_close(db), 0);
+    rmdir_all(dir);
+}
+
 static void test_lock(void **state)
 {
     (void)state;
@@ -492,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_snapshot_isolation),
         cmocka_unit_test(test_time_bounds),
+        cmocka_unit_test(test_head_windows),
         cmocka_unit_test(test_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
