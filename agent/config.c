@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "timefmt.h"
+#include "yamlwalk.h"
 
 /* ---- defaults ------------------------------------------------------------ */
 
@@ -429,19 +430,6 @@ static int listed(const char *const *names, const char *key)
     return 0;
 }
 
-/* 1 if an earlier key than p in mapping n is key. */
-static int duplicate_key(struct config_walk *w, const yaml_node_t *n, const yaml_node_pair_t *p,
-                         const char *key)
-{
-    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-        yaml_node_t *qk = config__node(w, q->key);
-        if (qk && qk->type == YAML_SCALAR_NODE &&
-            strcmp((const char *)qk->data.scalar.value, key) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 void config__walk(struct config_walk *w, const yaml_node_t *n, const void *keys, size_t stride,
                   const char *const *unsupported, config__set_fn *set, void *base,
                   const char *path)
@@ -465,7 +453,7 @@ void config__walk(struct config_walk *w, const yaml_node_t *n, const void *keys,
             k += stride;
         char sub[256];
         snprintf(sub, sizeof sub, "%.180s.%.60s", path, key);
-        if (duplicate_key(w, n, p, key))
+        if (yamlwalk_key_before(w->doc, n, p, key))
             config__error(w, kn, "duplicate key '%s' in %s", key, path);
         else if (*(const char *const *)k)
             set(w, vn, k, base, sub);

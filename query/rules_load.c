@@ -11,6 +11,7 @@
 
 #include "rules_int.h"
 #include "timefmt.h"
+#include "yamlwalk.h"
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -65,16 +66,6 @@ static yaml_node_t *node(struct walk *w, int id)
     return yaml_document_get_node(w->doc, id);
 }
 
-/* A plain empty, "~" or "null" scalar: YAML's null. */
-static int is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *s = (const char *)n->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
 /* The text of a scalar node, or NULL after reporting what was expected. */
 static const char *scalar(struct walk *w, const yaml_node_t *n, const char *what)
 {
@@ -95,15 +86,11 @@ static const char *scalar(struct walk *w, const yaml_node_t *n, const char *what
 static int dup_key(struct walk *w, const yaml_node_t *m, const yaml_node_pair_t *p)
 {
     const yaml_node_t *k = node(w, p->key);
-    for (const yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-        const yaml_node_t *qk = node(w, q->key);
-        if (qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value,
-                                                    (const char *)k->data.scalar.value)) {
-            ERR(w, k, "duplicate key '%s'", (const char *)k->data.scalar.value);
-            return 1;
-        }
-    }
-    return 0;
+    const char *key = (const char *)k->data.scalar.value;
+    if (!yamlwalk_key_before(w->doc, m, p, key))
+        return 0;
+    ERR(w, k, "duplicate key '%s'", key);
+    return 1;
 }
 
 /* Checks that n is a mapping whose keys are plain, unique and in keys (a
@@ -170,7 +157,7 @@ static int get_pairs(struct walk *w, const yaml_node_t *n, const char *kind,
 {
     *out = NULL;
     *nout = 0;
-    if (is_null(n))
+    if (yamlwalk_is_null(n))
         return 0;
     char what[32];
     snprintf(what, sizeof what, "%ss", kind);
@@ -196,7 +183,7 @@ static int get_pairs(struct walk *w, const yaml_node_t *n, const char *kind,
             bad = 1;
             continue;
         }
-        const char *value = is_null(vn) ? "" : scalar(w, vn, what);
+        const char *value = yamlwalk_is_null(vn) ? "" : scalar(w, vn, what);
         if (!value) {
             bad = 1;
             continue;
@@ -343,9 +330,9 @@ static int parse_rule(struct walk *w, const yaml_node_t *n, struct rule *r)
         if (ann)
             ERR(w, ann, "invalid field 'annotations' in recording rule");
     } else {
-        if (fr && !is_null(fr))
+        if (fr && !yamlwalk_is_null(fr))
             get_duration(w, fr, "for", &r->for_ms);
-        if (kff && !is_null(kff))
+        if (kff && !yamlwalk_is_null(kff))
             get_duration(w, kff, "keep_firing_for", &r->keep_firing_for_ms);
     }
     if (lab && (rc = get_pairs(w, lab, "label", &r->labels, &r->nlabels)) == -ENOMEM)
@@ -387,17 +374,17 @@ static int parse_group(struct walk *w, const yaml_node_t *n, int64_t default_int
         return -ENOMEM;
     yaml_node_t *v;
     const char *s;
-    if (!(v = get(w, n, "name")) || is_null(v))
+    if (!(v = get(w, n, "name")) || yamlwalk_is_null(v))
         ERR(w, n, "Groupname must not be empty");
     else if ((s = scalar(w, v, "name")) && !(g->name = strdup(s)))
         return -ENOMEM;
     int64_t ms;
-    if ((v = get(w, n, "interval")) && !is_null(v) && !get_duration(w, v, "interval", &ms) &&
+    if ((v = get(w, n, "interval")) && !yamlwalk_is_null(v) && !get_duration(w, v, "interval", &ms) &&
         ms > 0)
         g->interval_ms = ms;
-    if ((v = get(w, n, "query_offset")) && !is_null(v))
+    if ((v = get(w, n, "query_offset")) && !yamlwalk_is_null(v))
         get_duration(w, v, "query_offset", &g->query_offset_ms);
-    if ((v = get(w, n, "limit")) && !is_null(v) && (s = scalar(w, v, "limit"))) {
+    if ((v = get(w, n, "limit")) && !yamlwalk_is_null(v) && (s = scalar(w, v, "limit"))) {
         char *end;
         errno = 0;
         unsigned long long l = strtoull(s, &end, 10);
@@ -409,7 +396,7 @@ static int parse_group(struct walk *w, const yaml_node_t *n, int64_t default_int
         (rc = get_pairs(w, v, "label", &g->labels, &g->nlabels)) == -ENOMEM)
         return rc;
     v = get(w, n, "rules");
-    if (!v || is_null(v))
+    if (!v || yamlwalk_is_null(v))
         return 0;
     if (v->type != YAML_SEQUENCE_NODE) {
         ERR(w, v, "rules must be a list of rules");
@@ -441,12 +428,12 @@ static int walk_file(struct walk *w, const yaml_node_t *root, int64_t default_in
                      struct rule_set *rs)
 {
     static const char *const top_keys[] = {"groups", NULL};
-    if (!root || is_null(root))
+    if (!root || yamlwalk_is_null(root))
         return 0;
     if (check_map(w, root, "a rule file (groups:)", top_keys))
         return 0;
     yaml_node_t *gs = get(w, root, "groups");
-    if (!gs || is_null(gs))
+    if (!gs || yamlwalk_is_null(gs))
         return 0;
     if (gs->type != YAML_SEQUENCE_NODE) {
         ERR(w, gs, "groups must be a list of groups");

@@ -16,6 +16,7 @@
 #include "ruletest_int.h"
 #include "series_notation.h"
 #include "timefmt.h"
+#include "yamlwalk.h"
 
 struct walk {
     const char *path;
@@ -56,15 +57,6 @@ static int fail_notation(struct walk *w, const yaml_node_t *n, const char *msg)
 static yaml_node_t *node(struct walk *w, int id)
 {
     return yaml_document_get_node(w->doc, id);
-}
-
-static int is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *s = (const char *)n->data.scalar.value;
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
 }
 
 static int scalar(struct walk *w, const yaml_node_t *n, const char *what, const char **out)
@@ -132,7 +124,7 @@ static int sequence(struct walk *w, const yaml_node_t *n, const char *what, yaml
 {
     *count = 0;
     *items = NULL;
-    if (is_null(n))
+    if (yamlwalk_is_null(n))
         return 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return fail_at(w, n, 0, "%s must be a list", what);
@@ -143,7 +135,7 @@ static int sequence(struct walk *w, const yaml_node_t *n, const char *what, yaml
 
 static int mapping(struct walk *w, const yaml_node_t *n, const char *what)
 {
-    if (n->type != YAML_MAPPING_NODE && !is_null(n))
+    if (n->type != YAML_MAPPING_NODE && !yamlwalk_is_null(n))
         return fail_at(w, n, 0, "%s must be a mapping", what);
     return 0;
 }
@@ -162,11 +154,8 @@ static int next_pair(struct walk *w, const yaml_node_t *n, size_t *i, const char
     *kn = node(w, p->key);
     *vn = node(w, p->value);
     int rc = scalar(w, *kn, "a key", k);
-    for (yaml_node_pair_t *q = n->data.mapping.pairs.start; rc == 0 && q < p; q++) {
-        const yaml_node_t *qk = node(w, q->key);
-        if (qk->type == YAML_SCALAR_NODE && !strcmp((const char *)qk->data.scalar.value, *k))
-            rc = fail_at(w, *kn, 0, "key \"%s\" given twice", *k);
-    }
+    if (rc == 0 && yamlwalk_key_before(w->doc, n, p, *k))
+        rc = fail_at(w, *kn, 0, "key \"%s\" given twice", *k);
     return rc < 0 ? rc : 1;
 }
 
