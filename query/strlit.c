@@ -30,8 +30,7 @@ int strlit_hex_val(char c)
     return -1;
 }
 
-/* Writes code point cp as UTF-8 at d. @return bytes written. */
-static size_t put_utf8(char *d, uint32_t cp)
+size_t strlit_put_utf8(char *d, uint32_t cp)
 {
     if (cp < 0x80) {
         d[0] = (char)cp;
@@ -104,7 +103,7 @@ static int unescape(const char *s, size_t *i, char q, char **d, struct strlit_er
     } else {
         if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
             return fail(err, at, "a Unicode code point that is not a surrogate");
-        *d += put_utf8(*d, v);
+        *d += strlit_put_utf8(*d, v);
     }
     *i += 2 + (size_t)digits;
     return 0;

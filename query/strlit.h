@@ -6,6 +6,7 @@
 #define VIGIL_STRLIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Why decoding failed: the byte offset of the problem from the opening
  * quote, and what was expected there ("a string closed by \"", "2 hex
@@ -37,5 +38,9 @@ size_t strlit_quote(const char *v, size_t len, char *buf, size_t cap);
 
 /* The value of hexadecimal digit c (0-9, a-f, A-F), or -1. */
 int strlit_hex_val(char c);
+
+/* Writes code point cp (at most U+10FFFF) as UTF-8 at d, which has room
+ * for 4 bytes. @return the bytes written, 1 to 4. */
+size_t strlit_put_utf8(char *d, uint32_t cp);
 
 #endif

@@ -1,11 +1,13 @@
 /* template_buf.c — the allocation helpers of the template modules: a
  * bump arena that frees a parse tree or an execution's strings at once,
- * a growable output buffer with a size cap, and UTF-8 decoding. */
+ * a growable output buffer with a size cap, and UTF-8 decoding and encoding. */
 #include "template_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "strlit.h"
 
 struct tmpl_chunk {
     struct tmpl_chunk *next;
@@ -143,6 +145,12 @@ size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp)
         *cp = *cp << 6 | (s[i] & 0x3f);
     }
     return len;
+}
+
+int tmpl__put_rune(struct tmpl_buf *b, uint32_t cp)
+{
+    char u[4];
+    return tmpl__put(b, u, strlit_put_utf8(u, cp));
 }
 
 int tmpl__is_unicode_space(uint32_t c)

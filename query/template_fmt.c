@@ -318,28 +318,6 @@ static int fmt_float(struct tmpl_buf *b, const struct spec *sp, double f)
     return pad_buf(b, sp, &tmp, 1);
 }
 
-static int put_utf8(struct tmpl_buf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n = 0;
-    if (cp < 0x80) {
-        u[n++] = (char)cp;
-    } else if (cp < 0x800) {
-        u[n++] = (char)(0xc0 | cp >> 6);
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        u[n++] = (char)(0xe0 | cp >> 12);
-        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        u[n++] = (char)(0xf0 | cp >> 18);
-        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    }
-    return tmpl__put(b, u, n);
-}
-
 /* %q of an int: a Go character literal, 'A', '\n', '\x01', '☃'. */
 static int fmt_quoted_rune(struct tmpl_buf *b, const struct spec *sp, uint32_t cp)
 {
@@ -356,7 +334,7 @@ static int fmt_quoted_rune(struct tmpl_buf *b, const struct spec *sp, uint32_t c
     } else if (cp < 0x20 || cp == 0x7f) {
         tmpl__printf(&tmp, "\\x%02x", (unsigned)cp);
     } else {
-        put_utf8(&tmp, cp);
+        tmpl__put_rune(&tmp, cp);
     }
     tmpl__putc(&tmp, '\'');
     return pad_buf(b, sp, &tmp, 0);
@@ -368,7 +346,7 @@ static int fmt_int(struct tmpl_buf *b, const struct spec *sp, int64_t i)
     char verb = sp->verb == 'v' ? 'd' : sp->verb;
     int valid_rune = i >= 0 && i <= 0x10ffff && !(i >= 0xd800 && i < 0xe000);
     if (verb == 'c') {
-        put_utf8(&tmp, valid_rune ? (uint32_t)i : 0xfffd);
+        tmpl__put_rune(&tmp, valid_rune ? (uint32_t)i : 0xfffd);
         return pad_buf(b, sp, &tmp, 0);
     }
     if (verb == 'q')

@@ -218,6 +218,10 @@ struct tmpl {
  * read alone as U+FFFD. @return the bytes read. */
 size_t tmpl__rune_at(const unsigned char *s, size_t n, uint32_t *cp /* OUT */);
 
+/* Appends code point cp (at most U+10FFFF) as UTF-8. @return 0 or -1 as
+ * tmpl__put. */
+int tmpl__put_rune(struct tmpl_buf *b, uint32_t cp);
+
 /* 1 for the non-ASCII white space characters of Unicode (U+00A0, ...). */
 int tmpl__is_unicode_space(uint32_t c);
 

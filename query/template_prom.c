@@ -236,28 +236,6 @@ static int fn_parse_duration(struct tmpl_call *c, const struct tmpl_value *a, si
 
 /* ---- strings ---- */
 
-static int put_rune(struct tmpl_buf *b, uint32_t cp)
-{
-    char u[4];
-    size_t n = 0;
-    if (cp < 0x80) {
-        u[n++] = (char)cp;
-    } else if (cp < 0x800) {
-        u[n++] = (char)(0xc0 | cp >> 6);
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        u[n++] = (char)(0xe0 | cp >> 12);
-        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        u[n++] = (char)(0xf0 | cp >> 18);
-        u[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[n++] = (char)(0x80 | (cp & 0x3f));
-    }
-    return tmpl__put(b, u, n);
-}
-
 /* Unicode simple case mapping for ASCII, Latin-1, Latin Extended-A, Greek
  * and Cyrillic (other scripts pass through unchanged). */
 static uint32_t to_upper(uint32_t c)
@@ -333,7 +311,7 @@ static int map_case(struct tmpl_call *c, const struct tmpl_value *a, enum case_o
         if (m == cp || cp == 0xfffd)
             tmpl__put(&b, s + i, len); /* unchanged bytes stay as they were */
         else
-            put_rune(&b, m);
+            tmpl__put_rune(&b, m);
         prev = cp;
         i += len;
     }
