@@ -11,40 +11,9 @@
 VIGILD="${VIGIL_BIN:?}/vigild"
 SEND="$VIGIL_BIN/bench/statsd_load"
 HELPER="$(cd "$(dirname "$0")" && pwd)/notify_helper.py"
-TMP=$(mktemp -d /tmp/vigil_notify.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # NAME CONDITION...
-    name=$1; shift
-    if "$@"; then ok; else bad "$name"; fi
-}
-finish() {
-    [ $fail = 0 ] || { echo "--- vigild log"; tail -30 "$TMP/vigild.log"; }
-    echo "$pass passed, $fail failed"; [ $fail = 0 ]; exit $?
-}
-port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, bounded.
-wait_for() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1; n=$((n - 1))
-    done
-    return 1
-}
-eventually() { # SECONDS NAME COMMAND...
-    s=$1; name=$2; shift 2
-    if wait_for "$s" "$@"; then ok; else bad "$name"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
+scratch vigil_notify
+FINISH_LOG="$TMP/vigild.log"
 for tool in python3 prometheus-alertmanager curl; do
     command -v $tool >/dev/null 2>&1 ||
         sh "$(dirname "$0")/../deps.sh" prometheus-alertmanager python3 curl >/dev/null 2>&1
@@ -141,20 +110,6 @@ notifiers:
   outbox: {min_backoff: 200ms, max_backoff: 1s}
 EOF
 D="$TMP/data"
-start_vigild() { # sets VPID, HP (HTTP port), SP (statsd port)
-    for try in 1 2 3 4 5; do
-        HP=$(port); SP=$(port)
-        "$VIGILD" --config "$TMP/vigil.yml" --data-dir "$D" --http-listen "127.0.0.1:$HP" \
-            --statsd-listen "127.0.0.1:$SP" 2>>"$TMP/vigild.log" &
-        VPID=$!
-        if wait_for 10 curl -sf -m 1 "http://127.0.0.1:$HP/-/ready"; then
-            PIDS="$PIDS $VPID"; return 0
-        fi
-        kill -9 $VPID 2>/dev/null; wait $VPID 2>/dev/null; VPID=""
-        grep -q "address already in use" "$TMP/vigild.log" || break
-    done
-    return 1
-}
 "$VIGILD" --config "$TMP/vigil.yml" --check-config >"$TMP/check.out" 2>&1
 check "--check-config accepts alerting: and notifiers: ($(head -c 300 "$TMP/check.out"))" \
     grep -q "config OK" "$TMP/check.out"

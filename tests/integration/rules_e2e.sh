@@ -8,40 +8,9 @@
 # kill -9 (a pending alert keeps its activeAt, a firing one stays firing).
 VIGILD="${VIGIL_BIN:?}/vigild"
 SEND="$VIGIL_BIN/bench/statsd_load"
-TMP=$(mktemp -d /tmp/vigil_rules.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # NAME CONDITION...
-    name=$1; shift
-    if "$@"; then ok; else bad "$name"; fi
-}
-finish() {
-    [ $fail = 0 ] || { echo "--- vigild log"; tail -30 "$TMP/vigild.log"; }
-    echo "$pass passed, $fail failed"; [ $fail = 0 ]; exit $?
-}
-port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, bounded.
-wait_for() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1; n=$((n - 1))
-    done
-    return 1
-}
-eventually() { # SECONDS NAME COMMAND...
-    s=$1; name=$2; shift 2
-    if wait_for "$s" "$@"; then ok; else bad "$name"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
+scratch vigil_rules
+FINISH_LOG="$TMP/vigild.log"
 command -v python3 >/dev/null || { echo "python3 missing (JSON checks)"; echo "0 passed, 1 failed"; exit 1; }
 
 # ---- files ------------------------------------------------------------------------
@@ -100,20 +69,6 @@ check "--check-config names file:line ($(head -c 300 "$TMP/check.out"))" \
 
 # ---- vigild -------------------------------------------------------------------------
 D="$TMP/data"
-start_vigild() { # [CONFIG DATA_DIR]: sets VPID, HP (HTTP port), SP (statsd port)
-    for try in 1 2 3 4 5; do
-        HP=$(port); SP=$(port)
-        "$VIGILD" --config "${1:-$TMP/vigil.yml}" --data-dir "${2:-$D}" --http-listen "127.0.0.1:$HP" \
-            --statsd-listen "127.0.0.1:$SP" 2>>"$TMP/vigild.log" &
-        VPID=$!
-        if wait_for 10 curl -sf -m 1 "http://127.0.0.1:$HP/-/ready"; then
-            PIDS="$PIDS $VPID"; return 0
-        fi
-        kill -9 $VPID 2>/dev/null; wait $VPID 2>/dev/null; VPID=""
-        grep -q "address already in use" "$TMP/vigild.log" || break
-    done
-    return 1
-}
 start_vigild || { bad "vigild did not become ready"; finish; }
 gauge() { "$SEND" send tcp "127.0.0.1:$SP" "$1" || bad "sending $1"; }
 api() { curl -sf -m 5 "http://127.0.0.1:$HP/api/v1/$1"; }

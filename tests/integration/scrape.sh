@@ -9,34 +9,8 @@
 VIGILD="${VIGIL_BIN:?}/vigild"
 TSQ="$VIGIL_BIN/tsq"
 FAKE="$VIGIL_BIN/bench/fake_exporter"
-TMP=$(mktemp -d /tmp/vigil_scrape.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # NAME CONDITION...
-    name=$1; shift
-    if "$@"; then ok; else bad "$name"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ $fail = 0 ]; exit $?; }
-
-port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, bounded.
-wait_for() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1; n=$((n - 1))
-    done
-    return 1
-}
+. "$(dirname "$0")/lib/common.sh"
+scratch vigil_scrape
 listening() { curl -s -k -m 1 -o /dev/null "$1"; }
 
 if ! command -v prometheus-node-exporter >/dev/null 2>&1; then
@@ -187,11 +161,6 @@ PIDS="$PIDS $VPID"
 # stored QUERY: `series value` per line at the current time (tsq CSV).
 stored() { timeout 20 "$TSQ" --data-dir "$D" -o csv "$1" 2>&1 | sed '1d; s/,[^,]*,\([^,]*\)$/ \1/'; }
 value() { stored "$1" | awk '{print $NF}'; }
-# eventually SECONDS NAME COMMAND...: polls COMMAND, bounded.
-eventually() {
-    s=$1; name=$2; shift 2
-    if wait_for "$s" "$@"; then ok; else bad "$name"; fi
-}
 is() { [ "$(value "$1")" = "$2" ]; }
 present() { [ -n "$(stored "$1")" ]; }
 absent() { [ -z "$(stored "$1")" ]; }
@@ -296,5 +265,5 @@ kill -TERM $VPID
 n=100; while kill -0 $VPID 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 wait $VPID; rc=$?
 check "SIGTERM exits 0 while scraping (rc=$rc)" [ $rc = 0 ]
-[ $fail = 0 ] || { echo "--- vigild log"; tail -30 "$TMP/vigild.log"; }
+FINISH_LOG="$TMP/vigild.log"
 finish

@@ -22,10 +22,7 @@ stop() { # stop SIGNAL: signals vigild (timeout's child) and waits for timeout
 }
 trap 'stop KILL; rm -rf "$TMP"' EXIT
 trap 'exit 1' INT TERM HUP
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib/common.sh"
 D=$TMP/data
 
 # start FLUSH_INTERVAL: vigild on free random ports (retried), data in $D.
@@ -142,5 +139,4 @@ esac
 expect_stored "earlier intervals survive kill -9" 'e2e_hits_total' 'e2e_hits_total 12'
 stop TERM
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -6,12 +6,8 @@
 TSQ="${VIGIL_BIN:?}/tsq"
 TMP=$(mktemp -d /tmp/tsq_check.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-pass=0
-fail=0
+. "$(dirname "$0")/lib/common.sh"
 : >"$TMP/in"
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # expect NAME STATUS STDOUT STDERR-PATTERN ARGS... : tsq check metrics ARGS
 # with $TMP/in on stdin must exit STATUS, print exactly STDOUT, and write
@@ -111,5 +107,4 @@ expect "unknown format" 2 "" "--format must be prometheus or openmetrics" --form
 expect "two files" 2 "" "unexpected argument" "$TMP/good.om" "$TMP/good.prom"
 expect "missing file" 1 "" "cannot open $TMP/nope" "$TMP/nope"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

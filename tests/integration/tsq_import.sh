@@ -6,11 +6,7 @@
 TSQ="${VIGIL_BIN:?}/tsq"
 TMP=$(mktemp -d /tmp/tsq_import.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib/common.sh"
 
 # expect_out NAME EXPECTED ARGS... : stdout of tsq must equal EXPECTED, exit 0.
 expect_out() {
@@ -135,5 +131,4 @@ expect_fail "bad output format" 2 "-o must be table, json or csv" --data-dir "$D
 expect_fail "no server" 1 "cannot query http://127.0.0.1:1/api/v1/query" --url http://127.0.0.1:1 'up'
 expect_fail "import without dir" 2 "usage: tsq" import openmetrics "$TMP/data.om"
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -10,11 +10,7 @@ TSQ="${VIGIL_BIN:?}/tsq"
 RULES=$(cd "$(dirname "$0")/../rules" && pwd)
 TMP=$(mktemp -d /tmp/tsq_test_rules.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/lib/common.sh"
 
 # run ARGS...: tsq test rules ARGS in tests/rules, stdout and stderr in
 # one stream ($TMP/out), exit status in $rc.
@@ -163,5 +159,4 @@ for args in "test rules" "test alerts x.yml" "test rules --bogus x.yml"; do
     if [ "$rc" = 2 ] && grep -q "usage: tsq" "$TMP/out"; then ok; else bad "tsq $args: exit $rc (want 2 and usage)"; fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

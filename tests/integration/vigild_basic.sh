@@ -5,36 +5,11 @@
 # replays the WAL, SIGHUP with a bad file (keeps running) and a good one
 # (new log level).
 VIGILD="${VIGIL_BIN:?}/vigild"
-TMP=$(mktemp -d /tmp/vigild_basic.XXXXXX)
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # NAME CONDITION...
-    name=$1; shift
-    if "$@"; then ok; else bad "$name"; fi
-}
+. "$(dirname "$0")/lib/common.sh"
+scratch vigild_basic
 
-port() { echo $((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000)); }
 get() { curl -s -m 5 "$@"; }
 code() { curl -s -m 5 -o /dev/null -w '%{http_code}' "$@"; }
-
-# wait_for SECONDS COMMAND...: until COMMAND succeeds, bounded.
-wait_for() {
-    n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1; n=$((n - 1))
-    done
-    return 1
-}
 
 # start NAME ARGS...: starts vigild on fresh ports (retrying when a port is
 # taken), sets PID, HTTP, STATSD, LOG.
@@ -159,5 +134,4 @@ kill -TERM $PID
 stop_wait $PID 20
 check "second SIGTERM exits 0 (got $rc)" [ "$rc" = 0 ]
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish
