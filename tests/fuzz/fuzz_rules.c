@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,17 +48,8 @@ static void check_errors(const char *path, const struct rule_set *rs, const char
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[] = "/tmp/fuzz_rules.XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
+    if (fuzz_write_temp(path, data, size) < 0)
         return 0;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    close(fd);
     const char *globs[] = {path};
     struct rule_set rs;
     char *errors = NULL;

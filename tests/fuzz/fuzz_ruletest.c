@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "ruletest_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,17 +65,8 @@ static void check_error(const char *path, const char *err)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[] = "/tmp/fuzz_ruletest.XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
+    if (fuzz_write_temp(path, data, size) < 0)
         return 0;
-    size_t off = 0;
-    while (off < size) {
-        ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    close(fd);
     struct rt_file f;
     char err[1024] = "";
     int rc = ruletest__parse(path, &f, err, sizeof(err));
