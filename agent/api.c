@@ -12,7 +12,6 @@
 #include "strlit.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,86 +207,19 @@ int api_error_status(const char *type)
     return 500;
 }
 
-/* Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits in
- * fixed notation at any magnitude (what a scalar's value uses). */
-static void format_f(double v, char *buf, size_t cap)
-{
-    char e[40], digits[24];
-    if (isnan(v) || isinf(v) || v == 0) {
-        output_format_value(v, buf, cap);
-        return;
-    }
-    int prec = 0;
-    for (; prec < 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec, v);
-        if (strtod(e, NULL) == v)
-            break;
-    }
-    const char *p = e + (e[0] == '-');
-    int nd = 0;
-    for (; *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    int exp = atoi(p + 1);
-    size_t n = 0;
-    if (v < 0 && n + 1 < cap)
-        buf[n++] = '-';
-    if (exp < 0) {
-        for (int i = 0; i < 2 && n + 1 < cap; i++)
-            buf[n++] = "0."[i];
-        for (int i = -1; i > exp && n + 1 < cap; i--)
-            buf[n++] = '0';
-        for (int i = 0; i < nd && n + 1 < cap; i++)
-            buf[n++] = digits[i];
-    } else {
-        for (int i = 0; i <= exp && n + 1 < cap; i++)
-            buf[n++] = i < nd ? digits[i] : '0';
-        if (nd > exp + 1 && n + 1 < cap) {
-            buf[n++] = '.';
-            for (int i = exp + 1; i < nd && n + 1 < cap; i++)
-                buf[n++] = digits[i];
-        }
-    }
-    buf[n] = '\0';
-}
-
-/* Vector and matrix through output.c's writer. */
+/* A vector or matrix, streamed into b by output.c's JSON writer. */
 static int render_series(struct http_buf *b, const struct promql_result *r)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < r->nseries; i++)
-        total += r->series[i].npoints;
-    struct output_series *os = calloc(r->nseries + 1, sizeof *os);
-    struct output_sample *smp = calloc(total + 1, sizeof *smp);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = os && smp ? open_memstream(&text, &len) : NULL;
-    int rc = m ? 0 : -ENOMEM;
-    if (rc == 0) {
-        size_t k = 0;
-        for (size_t i = 0; i < r->nseries; i++) {
-            os[i].labels = &r->series[i].labels;
-            os[i].samples = smp + k;
-            os[i].n = r->series[i].npoints;
-            for (size_t j = 0; j < r->series[i].npoints; j++, k++)
-                smp[k] = (struct output_sample){r->series[i].points[j].t,
-                                                r->series[i].points[j].v};
-        }
-        struct output_result res = {r->type == PROMQL_TYPE_MATRIX ? OUTPUT_MATRIX : OUTPUT_VECTOR,
-                                    os, r->nseries};
-        rc = output_write(m, OUTPUT_JSON, &res);
-        if (fclose(m) != 0 && rc == 0)
-            rc = -ENOMEM;
+    struct output_json w;
+    output_json_begin(&w, r->type == PROMQL_TYPE_MATRIX ? OUTPUT_MATRIX : OUTPUT_VECTOR,
+                      buf_sink, b);
+    for (size_t i = 0; i < r->nseries; i++) {
+        const struct promql_series *s = &r->series[i];
+        output_json_series(&w, &s->labels);
+        for (size_t j = 0; j < s->npoints; j++)
+            output_json_point(&w, s->points[j].t, s->points[j].v);
     }
-    if (rc == 0) {
-        while (len && text[len - 1] == '\n')
-            len--;
-        rc = http_buf_append(b, text, len);
-    }
-    free(text);
-    free(os);
-    free(smp);
-    return rc;
+    return output_json_end(&w);
 }
 
 int api_render_result(struct http_buf *b, const struct promql_result *r)
@@ -301,7 +233,7 @@ int api_render_result(struct http_buf *b, const struct promql_result *r)
                                 "\"result\":[%s,",
                              r->type == PROMQL_TYPE_SCALAR ? "scalar" : "string", ts);
     if (rc == 0 && r->type == PROMQL_TYPE_SCALAR) {
-        format_f(r->v, v, sizeof v);
+        output_format_value_fixed(r->v, v, sizeof v);
         rc = http_buf_printf(b, "\"%s\"", v);
     } else if (rc == 0) {
         rc = api_json_string(b, r->str ? r->str : "");

@@ -315,27 +315,36 @@ static size_t fixed_notation(int neg, const char *dig, int nd, int dp, char *buf
     return n + (size_t)(nd - dp);
 }
 
+/* Writes u's decimal digits to buf. @return their count. */
 static size_t format_uint(uint64_t u, char *buf)
 {
-    char tmp[24];
-    size_t k = sizeof tmp;
-    for (; u >= 100; u /= 100) {
-        k -= 2;
-        memcpy(tmp + k, pairs + 2 * (u % 100), 2);
+    /* the digit count: bit length * log10(2) (~ 1233 / 4096) is it or one
+     * less */
+    size_t n = (size_t)((64 - __builtin_clzll(u | 1)) * 1233 >> 12);
+    n += (u | 1) >= pow10_u64[n];
+    char *p = buf + n;
+    for (; u >= 10000; u /= 10000) {
+        unsigned r = (unsigned)(u % 10000);
+        memcpy(p - 4, pairs + 2 * (r / 100), 2);
+        memcpy(p - 2, pairs + 2 * (r % 100), 2);
+        p -= 4;
     }
-    if (u >= 10) {
-        k -= 2;
-        memcpy(tmp + k, pairs + 2 * u, 2);
-    } else {
-        tmp[--k] = (char)('0' + u);
+    if (u >= 100) {
+        memcpy(p - 2, pairs + 2 * (u % 100), 2);
+        p -= 2;
+        u /= 100;
     }
-    memcpy(buf, tmp + k, sizeof tmp - k);
-    return sizeof tmp - k;
+    if (u >= 10)
+        memcpy(p - 2, pairs + 2 * u, 2);
+    else
+        p[-1] = (char)('0' + u);
+    return n;
 }
 
-/* output_format_value into buf (48 bytes), unterminated. @return the
+/* output_format_value into digits (48 bytes), unterminated; with fixed,
+ * output_format_value_fixed (digits then holds 400 bytes). @return the
  * length. */
-static size_t format_value(double v, char *digits)
+static size_t format_value(double v, int fixed, char *digits)
 {
     char e[40];
     if (isnan(v)) {
@@ -359,7 +368,7 @@ static size_t format_value(double v, char *digits)
             n = fixed_notation(v < 0, e, nd, dp, digits);
         } else {
             shortest_e(v, e, sizeof e);
-            if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+            if (!fixed && a != 0 && (a < 1e-6 || a >= 1e21)) {
                 n = strlen(e);
                 memcpy(digits, e, n);
                 return n;
@@ -381,7 +390,17 @@ static size_t format_value(double v, char *digits)
 void output_format_value(double v, char *buf, size_t cap)
 {
     char digits[48];
-    size_t n = format_value(v, digits);
+    size_t n = format_value(v, 0, digits);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, digits, n);
+    buf[n] = '\0';
+}
+
+void output_format_value_fixed(double v, char *buf, size_t cap)
+{
+    char digits[400];
+    size_t n = format_value(v, 1, digits);
     if (n >= cap)
         n = cap - 1;
     memcpy(buf, digits, n);
@@ -513,63 +532,111 @@ int output_labels_ptr_cmp(const void *x, const void *y)
                              *(const struct tsdb_labels *const *)y);
 }
 
-/* Formats [ts,"value"], preceded by a comma unless first, into p (96
- * bytes). @return its length. */
-static size_t json_point(char *p, const struct output_sample *s, int first)
+/* Bytes a point takes at most: ,[-ts.mmm,"-value"] */
+#define JSON_POINT_MAX 96
+
+static void json_flush(struct output_json *w)
 {
+    if (w->len && w->rc == 0)
+        w->rc = w->sink(w->arg, w->buf, w->len);
+    w->len = 0;
+}
+
+/* An output_sink into the writer's block. */
+static int json_put(void *arg, const void *p, size_t n)
+{
+    struct output_json *w = arg;
+    if (w->len + n > sizeof w->buf)
+        json_flush(w);
+    if (n > sizeof w->buf) {
+        if (w->rc == 0)
+            w->rc = w->sink(w->arg, p, n);
+    } else {
+        memcpy(w->buf + w->len, p, n);
+        w->len += n;
+    }
+    return w->rc;
+}
+
+/* Closes the open series, if any. */
+static void json_series_end(struct output_json *w)
+{
+    if (w->nseries)
+        json_put(w, w->type == OUTPUT_VECTOR ? "}" : "]}", w->type == OUTPUT_VECTOR ? 1 : 2);
+}
+
+void output_json_begin(struct output_json *w, enum output_type type, output_sink *sink,
+                       void *arg)
+{
+    w->sink = sink;
+    w->arg = arg;
+    w->type = type;
+    w->rc = 0;
+    w->nseries = w->npoints = w->len = 0;
+    const char *head = type == OUTPUT_VECTOR
+                           ? "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+                           : "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[";
+    json_put(w, head, strlen(head));
+}
+
+void output_json_series(struct output_json *w, const struct tsdb_labels *labels)
+{
+    json_series_end(w);
+    if (w->nseries++)
+        json_put(w, ",", 1);
+    json_put(w, "{\"metric\":{", 11);
+    for (size_t j = 0; j < labels->len; j++) {
+        if (j)
+            json_put(w, ",", 1);
+        output_json_string(labels->v[j].name, json_put, w);
+        json_put(w, ":", 1);
+        output_json_string(labels->v[j].value, json_put, w);
+    }
+    if (w->type == OUTPUT_VECTOR)
+        json_put(w, "},\"value\":", 10);
+    else
+        json_put(w, "},\"values\":[", 12);
+    w->npoints = 0;
+}
+
+void output_json_point(struct output_json *w, int64_t ts_ms, double value)
+{
+    if (w->len > sizeof w->buf - JSON_POINT_MAX)
+        json_flush(w);
+    char *p = w->buf + w->len;
     size_t n = 0;
-    if (!first)
+    if (w->npoints++)
         p[n++] = ',';
     p[n++] = '[';
-    n += format_timestamp(s->ts_ms, p + n);
+    n += format_timestamp(ts_ms, p + n);
     p[n++] = ',';
     p[n++] = '"';
-    n += format_value(s->value, p + n);
+    n += format_value(value, 0, p + n);
     p[n++] = '"';
     p[n++] = ']';
-    return n;
+    w->len += n;
 }
 
-/* Writes a series' points, formatted a block at a time. */
-static void json_points(FILE *f, const struct output_sample *s, size_t n)
+int output_json_end(struct output_json *w)
 {
-    char buf[16384];
-    size_t len = 0;
-    for (size_t j = 0; j < n; j++) {
-        if (len > sizeof buf - 96) {
-            fwrite(buf, 1, len, f);
-            len = 0;
-        }
-        len += json_point(buf + len, &s[j], j == 0);
-    }
-    fwrite(buf, 1, len, f);
+    json_series_end(w);
+    json_put(w, "]}}", 3);
+    json_flush(w);
+    return w->rc;
 }
 
-static void write_json(FILE *f, const struct output_result *r)
+static int write_json(FILE *f, const struct output_result *r)
 {
-    fprintf(f, "{\"status\":\"success\",\"data\":{\"resultType\":\"%s\",\"result\":[",
-            r->type == OUTPUT_VECTOR ? "vector" : "matrix");
+    struct output_json w;
+    output_json_begin(&w, r->type, file_sink, f);
     for (size_t i = 0; i < r->n; i++) {
         const struct output_series *s = &r->series[i];
-        fputs(i ? ",{\"metric\":{" : "{\"metric\":{", f);
-        for (size_t j = 0; j < s->labels->len; j++) {
-            if (j)
-                putc(',', f);
-            output_json_fputs(f, s->labels->v[j].name);
-            putc(':', f);
-            output_json_fputs(f, s->labels->v[j].value);
-        }
-        if (r->type == OUTPUT_VECTOR) {
-            fputs("},\"value\":", f);
-            json_points(f, s->samples, 1);
-        } else {
-            fputs("},\"values\":[", f);
-            json_points(f, s->samples, s->n);
-            putc(']', f);
-        }
-        putc('}', f);
+        output_json_series(&w, s->labels);
+        for (size_t j = 0; j < (r->type == OUTPUT_VECTOR ? 1 : s->n); j++)
+            output_json_point(&w, s->samples[j].ts_ms, s->samples[j].value);
     }
-    fputs("]}}\n", f);
+    int rc = output_json_end(&w);
+    return rc ? rc : fputc('\n', f) == EOF ? -EIO : 0;
 }
 
 char *output_series_name(const struct tsdb_labels *ls)
@@ -690,7 +757,7 @@ int output_write(FILE *f, enum output_format fmt, const struct output_result *r)
     int rc = 0;
     switch (fmt) {
     case OUTPUT_JSON:
-        write_json(f, r);
+        rc = write_json(f, r);
         break;
     case OUTPUT_CSV:
         rc = write_csv(f, r);

@@ -55,6 +55,12 @@ int output_write(FILE *f, enum output_format fmt, const struct output_result *r)
  * up, "NaN", "+Inf", "-Inf". buf should hold 32 bytes. */
 void output_format_value(double v, char *buf, size_t cap);
 
+/* Formats a value as Go's strconv.FormatFloat(v, 'f', -1, 64) at every
+ * magnitude (what the API prints for a scalar): output_format_value's
+ * digits, in fixed notation also below 1e-6 and from 1e21 (1e-07 is
+ * "0.0000001"). buf should hold 400 bytes. */
+void output_format_value_fixed(double v, char *buf, size_t cap);
+
 /* Formats a millisecond timestamp as Prometheus does: seconds, then a point
  * and exactly three digits when the milliseconds are not zero
  * (1700000000, 1700000000.500). buf should hold 32 bytes. */
@@ -72,6 +78,30 @@ int output_json_string(const char *s, output_sink *sink, void *arg);
 
 /* output_json_string to a stdio stream. @return 0 or -EIO. */
 int output_json_fputs(FILE *f, const char *s);
+
+/* A streaming writer of output_write's json format (without the final
+ * newline) for results that are not struct output_result: call
+ * output_json_begin, then output_json_series for each series followed by
+ * output_json_point for each of its samples (exactly one for a vector),
+ * then output_json_end. The bytes go to sink in blocks of up to sizeof buf;
+ * the writer allocates nothing. */
+struct output_json {
+    output_sink *sink;
+    void *arg;
+    enum output_type type;
+    int rc;                  /* the first nonzero value sink returned */
+    size_t nseries, npoints; /* so far; npoints of the current series */
+    size_t len;              /* bytes in buf */
+    char buf[16384];
+};
+void output_json_begin(struct output_json *w /* OUT */, enum output_type type,
+                       output_sink *sink, void *arg);
+/* Starts a series; labels sorted by name, with __name__. */
+void output_json_series(struct output_json *w, const struct tsdb_labels *labels);
+void output_json_point(struct output_json *w, int64_t ts_ms, double value);
+/* Closes the result and hands over the rest. @return 0, or the first
+ * nonzero value sink returned (later bytes were dropped). */
+int output_json_end(struct output_json *w);
 
 /* Orders label sets (each sorted by name) pair by pair, name then value; a
  * prefix sorts first. @return <0, 0 or >0 like strcmp. */

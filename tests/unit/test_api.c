@@ -164,6 +164,44 @@ static void test_render_vector_matrix(void **state)
     free(out);
 }
 
+/* A result far larger than one write: a 20,000-byte label value to escape
+ * and thousands of points come out whole and in order. */
+static void test_render_large(void **state)
+{
+    (void)state;
+    enum { NPOINTS = 3000, VALUE_BYTES = 20000 };
+    char *value = malloc(VALUE_BYTES + 1), *want = malloc(2 * VALUE_BYTES + 100 * NPOINTS);
+    memset(value, 'x', VALUE_BYTES);
+    value[VALUE_BYTES / 2] = '"';
+    value[VALUE_BYTES] = '\0';
+    struct tsdb_label l[] = {{"__name__", "m"}, {"v", value}};
+    struct promql_point *p = malloc(NPOINTS * sizeof *p);
+    for (int i = 0; i < NPOINTS; i++)
+        p[i] = (struct promql_point){1700000000000 + 15000 * (int64_t)i, i * 0.5};
+    struct promql_series s[] = {{{0, NULL}, p, NPOINTS}, {{2, l}, p, NPOINTS}};
+    struct promql_result r = {PROMQL_TYPE_MATRIX, 0, 0, NULL, s, 2};
+    size_t n = (size_t)sprintf(want, "{\"status\":\"success\",\"data\":{\"resultType\":"
+                                     "\"matrix\",\"result\":[");
+    for (int k = 0; k < 2; k++) {
+        n += (size_t)sprintf(want + n, "%s{\"metric\":{", k ? "," : "");
+        if (k)
+            n += (size_t)sprintf(want + n, "\"__name__\":\"m\",\"v\":\"%.*s\\\"%s\"",
+                                 VALUE_BYTES / 2, value, value + VALUE_BYTES / 2 + 1);
+        n += (size_t)sprintf(want + n, "},\"values\":[");
+        for (int i = 0; i < NPOINTS; i++)
+            n += (size_t)sprintf(want + n, "%s[%lld,\"%g\"]", i ? "," : "",
+                                 (long long)(1700000000 + 15 * i), i * 0.5);
+        n += (size_t)sprintf(want + n, "]}");
+    }
+    sprintf(want + n, "]}}");
+    char *out = render(&r);
+    assert_string_equal(out, want);
+    free(out);
+    free(want);
+    free(p);
+    free(value);
+}
+
 static void test_render_scalar_string(void **state)
 {
     (void)state;
@@ -175,6 +213,8 @@ static void test_render_scalar_string(void **state)
         {1700000000500, 2, "[1700000000.5,\"2\"]"},
         {1700000000000, 1e-7, "[1700000000,\"0.0000001\"]"}, /* 'f' for scalars */
         {1000, 1e21, "[1,\"1000000000000000000000\"]"},
+        {0, 0x1p-24, "[0,\"0.00000005960464477539063\"]"}, /* shortest, as Go */
+        {0, 0x1p89, "[0,\"618970019642690200000000000\"]"},
         {1, -0.25, "[0.001,\"-0.25\"]"},
         {0, INFINITY, "[0,\"+Inf\"]"},
         {0, -INFINITY, "[0,\"-Inf\"]"},
@@ -288,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_render_vector_matrix),
+        cmocka_unit_test(test_render_large),
         cmocka_unit_test(test_render_scalar_string),
         cmocka_unit_test(test_render_error),
         cmocka_unit_test(test_deferred_in_order),
