@@ -290,6 +290,13 @@ void *promql_expr_alloc(struct promql_expr *e, size_t size);
  * bytes, NUL-terminated). @return the length snprintf would. */
 int promql_error_format(const struct promql_error *err, char *buf, size_t cap);
 
+/* Calls visit(node, arg) on n and then on every node below it, depth first
+ * with children in source order (a matrix selector's vector selector, an
+ * aggregation's parameter before its expression), until visit returns
+ * nonzero. @return that value, or 0 (also for NULL n). */
+int promql_walk(const struct promql_node *n,
+                int (*visit)(const struct promql_node *node, void *arg), void *arg);
+
 /* ---- printing --------------------------------------------------------- */
 
 /* Writes node as canonical PromQL, the way Prometheus' String() does:

@@ -189,45 +189,36 @@ static int selector_may_match(const struct promql_node *vs, const char *name)
     return 1;
 }
 
-/* 1 if some selector under n may read a series written by rules[0..i). */
-static int node_reads(const struct promql_node *n, const struct rule *rules, size_t i)
+/* The rules before the one asking, for reads_rules. */
+struct earlier_rules {
+    const struct rule *v;
+    size_t n;
+};
+
+/* promql_walk visitor: 1 if n is a selector that may read a series written
+ * by one of the earlier rules. */
+static int reads_rules(const struct promql_node *n, void *arg)
 {
-    if (!n)
+    const struct earlier_rules *e = arg;
+    if (n->kind != PROMQL_VECTOR_SELECTOR)
         return 0;
-    switch (n->kind) {
-    case PROMQL_NUMBER:
-    case PROMQL_STRING:
-        return 0;
-    case PROMQL_VECTOR_SELECTOR:
-        for (size_t k = 0; k < i; k++) {
-            const struct rule *r = &rules[k];
-            if (r->kind == RULE_RECORDING && r->name && selector_may_match(n, r->name))
-                return 1;
-            if (r->kind == RULE_ALERTING && (selector_may_match(n, "ALERTS") ||
-                                             selector_may_match(n, "ALERTS_FOR_STATE")))
-                return 1;
-        }
-        return 0;
-    case PROMQL_MATRIX_SELECTOR:
-        return node_reads(n->matrix.vs, rules, i);
-    case PROMQL_SUBQUERY:
-        return node_reads(n->subquery.expr, rules, i);
-    case PROMQL_PAREN:
-        return node_reads(n->paren.expr, rules, i);
-    case PROMQL_UNARY:
-        return node_reads(n->unary.expr, rules, i);
-    case PROMQL_BINARY:
-        return node_reads(n->binary.lhs, rules, i) || node_reads(n->binary.rhs, rules, i);
-    case PROMQL_AGGREGATE:
-        return node_reads(n->aggregate.expr, rules, i) ||
-               node_reads(n->aggregate.param, rules, i);
-    case PROMQL_CALL:
-        for (size_t a = 0; a < n->call.nargs; a++)
-            if (node_reads(n->call.args[a], rules, i))
-                return 1;
-        return 0;
+    for (size_t k = 0; k < e->n; k++) {
+        const struct rule *r = &e->v[k];
+        if (r->kind == RULE_RECORDING && r->name && selector_may_match(n, r->name))
+            return 1;
+        if (r->kind == RULE_ALERTING && (selector_may_match(n, "ALERTS") ||
+                                         selector_may_match(n, "ALERTS_FOR_STATE")))
+            return 1;
     }
-    return 1;
+    return 0;
+}
+
+/* 1 if rule i of g reads what rules[0..i) write (or has no expression). */
+static int reads_earlier(const struct rule_group *g, size_t i)
+{
+    const struct rule *r = &g->rules[i];
+    struct earlier_rules e = {g->rules, i};
+    return !r->expr || promql_walk(r->expr->root, reads_rules, &e);
 }
 
 int rule_reads_earlier(const struct rule_group *g, size_t i)
@@ -235,7 +226,7 @@ int rule_reads_earlier(const struct rule_group *g, size_t i)
     const struct rule *r = &g->rules[i];
     if (r->priv)
         return ((const struct rule_priv *)r->priv)->reads_earlier;
-    return !r->expr || node_reads(r->expr->root, g->rules, i);
+    return reads_earlier(g, i);
 }
 
 /* ---- per-rule bookkeeping --------------------------------------------------- */
@@ -287,7 +278,7 @@ int rules__prepare(struct rule_group *g, size_t i)
     struct rule_priv *p = calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
-    p->reads_earlier = !r->expr || node_reads(r->expr->root, g->rules, i);
+    p->reads_earlier = reads_earlier(g, i);
     r->priv = p;
     int rc = prepare(g, r, p);
     if (rc)

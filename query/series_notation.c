@@ -357,44 +357,21 @@ static int selector_matches(const struct promql_node *vs, const struct tsdb_labe
     return 1;
 }
 
+/* promql_walk visitor for series_store_reads_native; arg is the store. */
+static int reads_native(const struct promql_node *n, void *arg)
+{
+    const struct series_store *s = arg;
+    if (n->kind == PROMQL_CALL)
+        return n->call.func->native_histograms ? 2 : 0;
+    if (n->kind != PROMQL_VECTOR_SELECTOR)
+        return 0;
+    for (size_t i = 0; i < s->nnative; i++)
+        if (selector_matches(n, &s->native[i]))
+            return 1;
+    return 0;
+}
+
 int series_store_reads_native(const struct series_store *s, const struct promql_node *n)
 {
-    if (!n)
-        return 0;
-    switch (n->kind) {
-    case PROMQL_NUMBER:
-    case PROMQL_STRING:
-        return 0;
-    case PROMQL_VECTOR_SELECTOR:
-        for (size_t i = 0; i < s->nnative; i++)
-            if (selector_matches(n, &s->native[i]))
-                return 1;
-        return 0;
-    case PROMQL_MATRIX_SELECTOR:
-        return series_store_reads_native(s, n->matrix.vs);
-    case PROMQL_SUBQUERY:
-        return series_store_reads_native(s, n->subquery.expr);
-    case PROMQL_PAREN:
-        return series_store_reads_native(s, n->paren.expr);
-    case PROMQL_UNARY:
-        return series_store_reads_native(s, n->unary.expr);
-    case PROMQL_BINARY: {
-        int r = series_store_reads_native(s, n->binary.lhs);
-        return r ? r : series_store_reads_native(s, n->binary.rhs);
-    }
-    case PROMQL_AGGREGATE: {
-        int r = series_store_reads_native(s, n->aggregate.param);
-        return r ? r : series_store_reads_native(s, n->aggregate.expr);
-    }
-    case PROMQL_CALL:
-        if (n->call.func->native_histograms)
-            return 2;
-        for (size_t i = 0; i < n->call.nargs; i++) {
-            int r = series_store_reads_native(s, n->call.args[i]);
-            if (r)
-                return r;
-        }
-        return 0;
-    }
-    return 0;
+    return promql_walk(n, reads_native, (void *)s);
 }
