@@ -2,7 +2,6 @@
  * from a temp dir, groups evaluated with a fake clock, results read back
  * with PromQL the way a user (or Grafana) would see them. */
 #include <errno.h>
-#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 
 #include "output.h"
 #include "rules.h"
+#include "series_notation.h"
 
 #define T0 INT64_C(1700000000000)
 #define MIN INT64_C(60000)
@@ -24,8 +24,7 @@
 /* ---- the store and the environment --------------------------------------- */
 
 struct env {
-    char dir[64];
-    struct tsdb *db;
+    struct series_store st; /* st.dir also holds the test's rule files */
     struct rule_env re;
     struct tsdb_label ext[1];
     struct tsdb_labels ext_ls;
@@ -39,7 +38,7 @@ static int q_cb(void *ctx, const struct promql_expr *e, int64_t t, struct promql
     struct tsdb_snapshot *snap;
     struct promql_engine_opts o;
     promql_engine_opts_default(&o);
-    int rc = tsdb_snapshot_open(env->db, &snap);
+    int rc = tsdb_snapshot_open(env->st.db, &snap);
     if (rc)
         return rc;
     rc = promql_eval_expr_instant(snap, e, t, &o, out, err);
@@ -51,29 +50,19 @@ static int app_cb(void *ctx, const struct tsdb_labels *ls, int64_t t, double v)
 {
     struct env *env = ctx;
     tsdb_ref ref;
-    int rc = tsdb_series_ref(env->db, ls, &ref);
-    return rc ? rc : tsdb_append(env->db, ref, t, v);
+    int rc = tsdb_series_ref(env->st.db, ls, &ref);
+    return rc ? rc : tsdb_append(env->st.db, ref, t, v);
 }
 
 static int commit_cb(void *ctx)
 {
-    return tsdb_commit(((struct env *)ctx)->db);
+    return tsdb_commit(((struct env *)ctx)->st.db);
 }
 
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof *e);
-    snprintf(e->dir, sizeof e->dir, "/tmp/test_rules.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
-    char db[128];
-    snprintf(db, sizeof db, "%s/db", e->dir);
-    struct tsdb_options o;
-    tsdb_options_default(&o);
-    o.no_wal = 1;
-    o.ooo_window_ms = INT64_C(1) << 40;
-    o.future_window_ms = 0;
-    o.retention_ms = 0;
-    assert_int_equal(tsdb_open(db, &o, &e->db, NULL), 0);
+    assert_int_equal(series_store_open(&e->st), 0);
     e->ext[0] = (struct tsdb_label){"cluster", "eu1"};
     e->ext_ls = (struct tsdb_labels){1, e->ext};
     e->re = (struct rule_env){e, q_cb, app_cb, commit_cb, &e->ext_ls, "http://vigil:9190"};
@@ -81,19 +70,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int teardown(void **state)
 {
     struct env *e = *state;
-    tsdb_close(e->db);
-    nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    series_store_close(&e->st);
     free(e);
     return 0;
 }
@@ -113,7 +93,7 @@ static void put(struct env *e, int64_t t, double v, const char *name, ...)
     va_end(ap);
     struct tsdb_labels ls = {n, l};
     assert_int_equal(app_cb(e, &ls, t, v), 0);
-    assert_int_equal(tsdb_commit(e->db), 0);
+    assert_int_equal(tsdb_commit(e->st.db), 0);
 }
 
 static int series_cmp(const void *x, const void *y)
@@ -130,7 +110,7 @@ static char *query(struct env *e, const char *q, int64_t t)
     struct tsdb_snapshot *snap;
     struct promql_engine_opts o;
     promql_engine_opts_default(&o);
-    assert_int_equal(tsdb_snapshot_open(e->db, &snap), 0);
+    assert_int_equal(tsdb_snapshot_open(e->st.db, &snap), 0);
     int rc = promql_eval_instant(snap, q, t, &o, &r, &err);
     tsdb_snapshot_close(snap);
     if (rc)
@@ -164,7 +144,7 @@ static void rewrite(const char *path, const char *text)
 static void load(struct env *e, const char *text, struct rule_set *rs)
 {
     char path[128];
-    snprintf(path, sizeof path, "%s/rules%d.yml", e->dir, e->files++);
+    snprintf(path, sizeof path, "%s/rules%d.yml", e->st.dir, e->files++);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -631,7 +611,7 @@ static void test_save_restore(void **state)
     rule_group_send(g, T0, MIN, NULL, NULL, on_send, &s);
     assert_int_equal(s.calls, 1);
     char path[128];
-    snprintf(path, sizeof path, "%s/state.json", e->dir);
+    snprintf(path, sizeof path, "%s/state.json", e->st.dir);
     assert_int_equal(rules_state_save(&rs, path), 0);
 
     /* A restart: the same file loaded again, state restored. */
@@ -657,7 +637,7 @@ static void test_save_restore(void **state)
     assert_int_equal(down->alerts[0].active_at_ms, T0);
 
     /* A missing file is no error; a corrupt one is, and changes nothing. */
-    snprintf(path, sizeof path, "%s/missing.json", e->dir);
+    snprintf(path, sizeof path, "%s/missing.json", e->st.dir);
     assert_int_equal(rules_state_restore(&rs2, path, err, sizeof err), 0);
     char prefix[600];
     snprintf(prefix, sizeof prefix,
@@ -678,7 +658,7 @@ static void test_save_restore(void **state)
          "an alert is malformed"},
         {"{\"state\":\"firing\",\"active_at_ms\":1,%s,\"x\":1", "1:"},
     };
-    snprintf(path, sizeof path, "%s/bad.json", e->dir);
+    snprintf(path, sizeof path, "%s/bad.json", e->st.dir);
     for (size_t i = 0; i < sizeof corrupt / sizeof *corrupt; i++) {
         FILE *f = fopen(path, "w");
         fputs(prefix, f);
@@ -811,7 +791,7 @@ static void test_load_errors(void **state)
     struct env *e = *state;
     for (size_t i = 0; i < sizeof bad_files / sizeof *bad_files; i++) {
         char path[128];
-        snprintf(path, sizeof path, "%s/bad%zu.yml", e->dir, i);
+        snprintf(path, sizeof path, "%s/bad%zu.yml", e->st.dir, i);
         FILE *f = fopen(path, "w");
         fputs(bad_files[i].text, f);
         fclose(f);
@@ -834,15 +814,15 @@ static void test_load_globs(void **state)
     struct env *e = *state;
     char path[128], pattern[128];
     for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/g%d.rules.yml", e->dir, i);
+        snprintf(path, sizeof path, "%s/g%d.rules.yml", e->st.dir, i);
         FILE *f = fopen(path, "w");
         fprintf(f, "groups:\n- name: g\n  interval: 30s\n  rules:\n  - record: r%d\n"
                    "    expr: vector(%d)\n",
                 i, i);
         fclose(f);
     }
-    snprintf(pattern, sizeof pattern, "%s/*.rules.yml", e->dir);
-    snprintf(path, sizeof path, "%s/nothing-*.yml", e->dir);
+    snprintf(pattern, sizeof pattern, "%s/*.rules.yml", e->st.dir);
+    snprintf(path, sizeof path, "%s/nothing-*.yml", e->st.dir);
     const char *globs[] = {pattern, path};
     struct rule_set rs;
     char *errors = NULL;
@@ -853,7 +833,7 @@ static void test_load_globs(void **state)
     assert_int_equal(rs.groups[0].rules[0].line, 5);
     rule_set_free(&rs);
     /* A literal path that does not exist is an error. */
-    snprintf(path, sizeof path, "%s/absent.yml", e->dir);
+    snprintf(path, sizeof path, "%s/absent.yml", e->st.dir);
     globs[0] = path;
     assert_int_equal(rules_load(globs, 1, MIN, &rs, &errors), -EINVAL);
     assert_non_null(strstr(errors, "absent.yml: cannot read: No such file"));
