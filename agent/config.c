@@ -407,7 +407,7 @@ void *config__push(void **v, size_t *n, size_t size)
     return p + (*n)++ * size;
 }
 
-int config__parse_bool(const char *s, int *out)
+static int parse_bool(const char *s, int *out)
 {
     static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On",
                                       "ON"};
@@ -420,6 +420,50 @@ int config__parse_bool(const char *s, int *out)
             return *out = 0, 0;
     }
     return -EINVAL;
+}
+
+void config__set_bool(struct config_walk *w, const yaml_node_t *n, const char *s,
+                      const char *path, int *out)
+{
+    if (parse_bool(s, out) != 0)
+        config__error(w, n, "bad value '%s' for %s: use true or false", s, path);
+}
+
+void config__set_u64(struct config_walk *w, const yaml_node_t *n, const char *s,
+                     const char *path, const char *hint, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || errno)
+        config__error(w, n, "bad number '%s' for %s: %s", s, path, hint);
+}
+
+int config__copy_str(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return src && !*dst ? -ENOMEM : 0;
+}
+
+int config__copy_strings(char ***dst, size_t *ndst, char *const *src, size_t n)
+{
+    *dst = NULL;
+    *ndst = 0;
+    if (!n)
+        return 0;
+    if (!(*dst = calloc(n, sizeof **dst)))
+        return -ENOMEM;
+    for (; *ndst < n; ++*ndst)
+        if (!((*dst)[*ndst] = strdup(src[*ndst])))
+            return -ENOMEM;
+    return 0;
+}
+
+void config__free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 static int listed(const char *const *names, const char *key)

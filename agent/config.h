@@ -101,7 +101,8 @@ int config_parse_addr(const char *s, struct sockaddr_storage *sa /* OUT */);
  * retention.size). @return 0 and *bytes, -EINVAL or -ERANGE. */
 int config_parse_size(const char *s, uint64_t *bytes /* OUT */);
 
-/* ---- internal: the walk over one file, shared with scrape_config.c ---- */
+/* ---- internal: the walk over one file, shared with scrape_config.c and
+ *      notify_config.c ---- */
 
 struct yaml_document_s;
 struct yaml_node_s;
@@ -149,9 +150,26 @@ int config__sequence(struct config_walk *w, const struct yaml_node_s *n, const c
  * @return the new element (*n counts it) or NULL (*v unchanged). */
 void *config__push(void **v, size_t *n, size_t size);
 
-/* YAML 1.1 booleans: true/yes/on and false/no/off, in lower, Title or UPPER
- * case. @return 0 and *out, or -EINVAL. */
-int config__parse_bool(const char *s, int *out);
+/* Stores the YAML 1.1 boolean s of node n (true/yes/on, false/no/off, in
+ * lower, Title or UPPER case) in *out, or reports "bad value 'S' for PATH:
+ * use true or false". */
+void config__set_bool(struct config_walk *w, const struct yaml_node_s *n, const char *s,
+                      const char *path, int *out);
+
+/* Stores the decimal s of node n in *out; reports "bad number 'S' for
+ * PATH: HINT" when it is not digits alone or overflows. */
+void config__set_u64(struct config_walk *w, const struct yaml_node_s *n, const char *s,
+                     const char *path, const char *hint, uint64_t *out);
+
+/* Copies for the config_copy functions: each returns 0 or -ENOMEM, leaving
+ * what it did copy in place for the caller's free. A NULL src copies as
+ * NULL; strings[0..n) as a new array (NULL for none). */
+int config__copy_str(char **dst /* OUT */, const char *src);
+int config__copy_strings(char ***dst /* OUT */, size_t *ndst /* OUT */, char *const *src,
+                         size_t n);
+
+/* Frees v[0..n) and v. */
+void config__free_strings(char **v, size_t n);
 
 /* Stores the value n of key (an element of the table passed to
  * config__walk) into base; path names the value in messages. */

@@ -21,17 +21,10 @@
 
 /* ---- free and copy --------------------------------------------------------- */
 
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void free_route(struct notify_route *r)
 {
     free(r->receiver);
-    free_strings(r->group_by, r->ngroup_by);
+    config__free_strings(r->group_by, r->ngroup_by);
     for (size_t i = 0; i < r->nmatchers; i++) {
         free(r->matchers[i].name);
         free(r->matchers[i].value);
@@ -52,7 +45,7 @@ static void free_alertmanagers(struct notify_config *c)
     c->nalert_relabel = 0;
     for (size_t i = 0; i < c->nalertmanagers; i++) {
         struct notify_alertmanager *a = &c->alertmanagers[i];
-        free_strings(a->targets, a->ntargets);
+        config__free_strings(a->targets, a->ntargets);
         free(a->scheme);
         free(a->path_prefix);
         free(a->username);
@@ -73,8 +66,8 @@ static void free_notifiers(struct notify_config *c)
             free(r->webhooks[j].url);
         free(r->webhooks);
         for (size_t j = 0; j < r->nexecs; j++) {
-            free_strings(r->execs[j].argv, r->execs[j].argc);
-            free_strings(r->execs[j].env, r->execs[j].nenv);
+            config__free_strings(r->execs[j].argv, r->execs[j].argc);
+            config__free_strings(r->execs[j].env, r->execs[j].nenv);
         }
         free(r->execs);
     }
@@ -102,28 +95,6 @@ void notify_config_free(struct notify_config *c)
     notify_config_default(c);
 }
 
-/* Copy helpers return nonzero after a failed allocation; what was copied
- * stays in place for the caller's free. */
-static int copy_str(char **dst, const char *src)
-{
-    *dst = src ? strdup(src) : NULL;
-    return src && !*dst;
-}
-
-static int copy_strings(char ***dst, size_t *ndst, char *const *src, size_t n)
-{
-    *dst = NULL;
-    *ndst = 0;
-    if (!n)
-        return 0;
-    if (!(*dst = calloc(n, sizeof **dst)))
-        return 1;
-    for (; *ndst < n; ++*ndst)
-        if (!((*dst)[*ndst] = strdup(src[*ndst])))
-            return 1;
-    return 0;
-}
-
 /* Allocates n zeroed elements into *dst (NULL for 0). */
 static int alloc_array(void **dst, size_t n, size_t size)
 {
@@ -139,14 +110,14 @@ static int copy_route(struct notify_route *d, const struct notify_route *s)
     d->ngroup_by = d->nmatchers = d->nroutes = 0;
     d->matchers = NULL;
     d->routes = NULL;
-    int rc = copy_str(&d->receiver, s->receiver) |
-             copy_strings(&d->group_by, &d->ngroup_by, s->group_by, s->ngroup_by) |
+    int rc = config__copy_str(&d->receiver, s->receiver) |
+             config__copy_strings(&d->group_by, &d->ngroup_by, s->group_by, s->ngroup_by) |
              alloc_array((void **)&d->matchers, s->nmatchers, sizeof *d->matchers) |
              alloc_array((void **)&d->routes, s->nroutes, sizeof *d->routes);
     for (size_t i = 0; !rc && i < s->nmatchers; i++, d->nmatchers++) {
         d->matchers[i].type = s->matchers[i].type;
-        rc = copy_str(&d->matchers[i].name, s->matchers[i].name) |
-             copy_str(&d->matchers[i].value, s->matchers[i].value);
+        rc = config__copy_str(&d->matchers[i].name, s->matchers[i].name) |
+             config__copy_str(&d->matchers[i].value, s->matchers[i].value);
     }
     for (size_t i = 0; !rc && i < s->nroutes; i++, d->nroutes++)
         rc = copy_route(&d->routes[i], &s->routes[i]);
@@ -156,19 +127,19 @@ static int copy_route(struct notify_route *d, const struct notify_route *s)
 static int copy_receiver(struct notify_receiver *d, const struct notify_receiver *s)
 {
     memset(d, 0, sizeof *d);
-    int rc = copy_str(&d->name, s->name) |
+    int rc = config__copy_str(&d->name, s->name) |
              alloc_array((void **)&d->webhooks, s->nwebhooks, sizeof *d->webhooks) |
              alloc_array((void **)&d->execs, s->nexecs, sizeof *d->execs);
     for (size_t i = 0; !rc && i < s->nwebhooks; i++, d->nwebhooks++) {
         d->webhooks[i] = s->webhooks[i];
-        rc = copy_str(&d->webhooks[i].url, s->webhooks[i].url);
+        rc = config__copy_str(&d->webhooks[i].url, s->webhooks[i].url);
     }
     for (size_t i = 0; !rc && i < s->nexecs; i++, d->nexecs++) {
         const struct notify_exec *se = &s->execs[i];
         struct notify_exec *de = &d->execs[i];
         *de = *se;
-        rc = copy_strings(&de->argv, &de->argc, se->argv, se->argc) |
-             copy_strings(&de->env, &de->nenv, se->env, se->nenv);
+        rc = config__copy_strings(&de->argv, &de->argc, se->argv, se->argc) |
+             config__copy_strings(&de->env, &de->nenv, se->env, se->nenv);
     }
     return rc;
 }
@@ -192,10 +163,10 @@ int notify_config_copy(struct notify_config *dst, const struct notify_config *sr
         *d = *s;
         d->targets = NULL;
         d->scheme = d->path_prefix = d->username = d->password = d->ca_file = NULL;
-        rc = copy_strings(&d->targets, &d->ntargets, s->targets, s->ntargets) |
-             copy_str(&d->scheme, s->scheme) | copy_str(&d->path_prefix, s->path_prefix) |
-             copy_str(&d->username, s->username) | copy_str(&d->password, s->password) |
-             copy_str(&d->ca_file, s->ca_file);
+        rc = config__copy_strings(&d->targets, &d->ntargets, s->targets, s->ntargets) |
+             config__copy_str(&d->scheme, s->scheme) | config__copy_str(&d->path_prefix, s->path_prefix) |
+             config__copy_str(&d->username, s->username) | config__copy_str(&d->password, s->password) |
+             config__copy_str(&d->ca_file, s->ca_file);
     }
     for (size_t i = 0; !rc && i < src->nreceivers; i++, dst->nreceivers++)
         rc = copy_receiver(&dst->receivers[i], &src->receivers[i]);
@@ -679,7 +650,7 @@ static void set_string(struct config_walk *w, const yaml_node_t *n, char **field
 static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct nkey *k,
                        void *base, const char *path)
 {
-    char *field = (char *)base + k->off, *end;
+    char *field = (char *)base + k->off;
     const char *s = config__scalar(w, n, path, k->hint);
     int64_t ms;
     if (!s)
@@ -714,14 +685,10 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
             *(int64_t *)field = ms;
         break;
     case N_BOOL:
-        if (config__parse_bool(s, (int *)field) != 0)
-            config__error(w, n, "bad value '%s' for %s: use true or false", s, path);
+        config__set_bool(w, n, s, path, (int *)field);
         break;
     case N_U64:
-        errno = 0;
-        *(uint64_t *)field = strtoull(s, &end, 10);
-        if (*s < '0' || *s > '9' || *end || errno)
-            config__error(w, n, "bad number '%s' for %s: %s", s, path, k->hint);
+        config__set_u64(w, n, s, path, k->hint, (uint64_t *)field);
         break;
     case N_STRLIST: case N_ARGV: case N_GROUP_BY: case N_ENV: case N_MATCHERS: case N_MAP:
     case N_LIST: case N_RELABEL:
@@ -821,7 +788,7 @@ static void resolve_route(struct config_walk *w, const struct notify_config *c,
         r->repeat_interval_ms = parent ? parent->repeat_interval_ms : 14400000;
     if (!r->has_group_by && parent) {
         r->group_by_all = parent->group_by_all;
-        if (copy_strings(&r->group_by, &r->ngroup_by, parent->group_by, parent->ngroup_by))
+        if (config__copy_strings(&r->group_by, &r->ngroup_by, parent->group_by, parent->ngroup_by))
             config__error(w, n, "out of memory");
     }
     if (!parent && r->nmatchers)

@@ -34,13 +34,6 @@ static void free_labels(struct tsdb_label *v, size_t n)
     free(v);
 }
 
-static void free_strings(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void free_rules(struct relabel_rule *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -64,11 +57,11 @@ static void free_job(struct scrape_job *j)
     free(j->tls.key_file);
     free(j->tls.server_name);
     for (size_t i = 0; i < j->nstatic; i++) {
-        free_strings(j->static_configs[i].targets, j->static_configs[i].ntargets);
+        config__free_strings(j->static_configs[i].targets, j->static_configs[i].ntargets);
         free_labels(j->static_configs[i].labels, j->static_configs[i].nlabels);
     }
     free(j->static_configs);
-    free_strings(j->file_sd_files, j->nfile_sd);
+    config__free_strings(j->file_sd_files, j->nfile_sd);
     free_rules(j->relabel, j->nrelabel);
     free_rules(j->metric_relabel, j->nmetric_relabel);
     memset(j, 0, sizeof *j);
@@ -90,14 +83,6 @@ void scrape_config_free(struct scrape_config *c)
     scrape_config_default(c);
 }
 
-/* Copies helpers: each returns 0 or -ENOMEM, leaving what it did copy in
- * place for the caller's free. */
-static int copy_str(char **dst, const char *src)
-{
-    *dst = src ? strdup(src) : NULL;
-    return src && !*dst ? -ENOMEM : 0;
-}
-
 static int copy_labels(struct tsdb_label **dst, size_t *ndst, const struct tsdb_label *src,
                        size_t n)
 {
@@ -115,20 +100,6 @@ static int copy_labels(struct tsdb_label **dst, size_t *ndst, const struct tsdb_
             return -ENOMEM;
         }
     }
-    return 0;
-}
-
-static int copy_strings(char ***dst, size_t *ndst, char *const *src, size_t n)
-{
-    *dst = NULL;
-    *ndst = 0;
-    if (!n)
-        return 0;
-    if (!(*dst = calloc(n, sizeof **dst)))
-        return -ENOMEM;
-    for (; *ndst < n; ++*ndst)
-        if (!((*dst)[*ndst] = strdup(src[*ndst])))
-            return -ENOMEM;
     return 0;
 }
 
@@ -152,19 +123,19 @@ static int copy_job(struct scrape_job *d, const struct scrape_job *s)
     memcpy(d, s, sizeof *d);
     d->static_configs = NULL;
     d->nstatic = 0;
-    int rc = copy_str(&d->job_name, s->job_name) | copy_str(&d->metrics_path, s->metrics_path) |
-             copy_str(&d->scheme, s->scheme) |
-             copy_str(&d->basic_auth_username, s->basic_auth_username) |
-             copy_str(&d->basic_auth_password, s->basic_auth_password) |
-             copy_str(&d->basic_auth_password_file, s->basic_auth_password_file) |
-             copy_str(&d->bearer_token, s->bearer_token) |
-             copy_str(&d->bearer_token_file, s->bearer_token_file) |
-             copy_str(&d->tls.ca_file, s->tls.ca_file) |
-             copy_str(&d->tls.cert_file, s->tls.cert_file) |
-             copy_str(&d->tls.key_file, s->tls.key_file) |
-             copy_str(&d->tls.server_name, s->tls.server_name);
+    int rc = config__copy_str(&d->job_name, s->job_name) | config__copy_str(&d->metrics_path, s->metrics_path) |
+             config__copy_str(&d->scheme, s->scheme) |
+             config__copy_str(&d->basic_auth_username, s->basic_auth_username) |
+             config__copy_str(&d->basic_auth_password, s->basic_auth_password) |
+             config__copy_str(&d->basic_auth_password_file, s->basic_auth_password_file) |
+             config__copy_str(&d->bearer_token, s->bearer_token) |
+             config__copy_str(&d->bearer_token_file, s->bearer_token_file) |
+             config__copy_str(&d->tls.ca_file, s->tls.ca_file) |
+             config__copy_str(&d->tls.cert_file, s->tls.cert_file) |
+             config__copy_str(&d->tls.key_file, s->tls.key_file) |
+             config__copy_str(&d->tls.server_name, s->tls.server_name);
     rc |= copy_labels(&d->params, &d->nparams, s->params, s->nparams);
-    rc |= copy_strings(&d->file_sd_files, &d->nfile_sd, s->file_sd_files, s->nfile_sd);
+    rc |= config__copy_strings(&d->file_sd_files, &d->nfile_sd, s->file_sd_files, s->nfile_sd);
     rc |= copy_rules(&d->relabel, &d->nrelabel, s->relabel, s->nrelabel);
     rc |= copy_rules(&d->metric_relabel, &d->nmetric_relabel, s->metric_relabel,
                      s->nmetric_relabel);
@@ -174,7 +145,7 @@ static int copy_job(struct scrape_job *d, const struct scrape_job *s)
         for (size_t i = 0; !rc && i < s->nstatic; i++, d->nstatic++) {
             struct scrape_static_group *g = &d->static_configs[i];
             const struct scrape_static_group *sg = &s->static_configs[i];
-            rc = copy_strings(&g->targets, &g->ntargets, sg->targets, sg->ntargets) |
+            rc = config__copy_strings(&g->targets, &g->ntargets, sg->targets, sg->ntargets) |
                  copy_labels(&g->labels, &g->nlabels, sg->labels, sg->nlabels);
         }
     }
@@ -549,7 +520,7 @@ static void set_relabel(struct config_walk *w, const yaml_node_t *n, const struc
 static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct skey *k,
                        void *base, const char *path)
 {
-    char *field = (char *)base + k->off, *end;
+    char *field = (char *)base + k->off;
     const char *s = config__scalar(w, n, path, k->hint);
     int64_t ms;
     if (!s)
@@ -579,14 +550,10 @@ static void set_scalar(struct config_walk *w, const yaml_node_t *n, const struct
             *(int64_t *)field = ms;
         break;
     case S_BOOL:
-        if (config__parse_bool(s, (int *)field) != 0)
-            config__error(w, n, "bad value '%s' for %s: use true or false", s, path);
+        config__set_bool(w, n, s, path, (int *)field);
         break;
     case S_U64:
-        errno = 0;
-        *(uint64_t *)field = strtoull(s, &end, 10);
-        if (*s < '0' || *s > '9' || *end || errno)
-            config__error(w, n, "bad number '%s' for %s: %s", s, path, k->hint);
+        config__set_u64(w, n, s, path, k->hint, (uint64_t *)field);
         break;
     case S_SIZE:
         if (config_parse_size(s, (uint64_t *)field) != 0)
