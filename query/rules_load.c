@@ -461,71 +461,25 @@ static int walk_file(struct walk *w, const yaml_node_t *root, int64_t default_in
     return 0;
 }
 
-static char *read_all(const char *path, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *err = -errno;
-        return NULL;
-    }
-    char *text = NULL;
-    size_t cap = 0, r;
-    *len = 0;
-    *err = 0;
-    do {
-        if (*len == cap) {
-            char *p = realloc(text, cap = cap ? cap * 2 : 8192);
-            if (!p) {
-                *err = -ENOMEM;
-                break;
-            }
-            text = p;
-        }
-        r = fread(text + *len, 1, cap - *len, f);
-        *len += r;
-    } while (r > 0);
-    if (!*err && ferror(f))
-        *err = -EIO;
-    fclose(f);
-    if (*err) {
-        free(text);
-        return NULL;
-    }
-    return text;
-}
-
 static int load_file(const char *path, int64_t default_interval_ms, struct rule_set *rs,
                      struct errs *e)
 {
-    size_t len;
-    int rc;
-    char *text = read_all(path, &len, &rc);
-    if (!text) {
+    yaml_document_t doc;
+    struct yamlwalk_syntax bad;
+    int rc = yamlwalk_load_file(path, &doc, &bad);
+    if (rc == -EINVAL) {
+        err_add(e, path, &bad.mark, "YAML syntax: %s%s%s", bad.problem ? bad.problem : "error",
+                bad.context ? " " : "", bad.context ? bad.context : "");
+        return 0;
+    }
+    if (rc < 0) {
         if (rc != -ENOMEM)
             err_add(e, path, NULL, "cannot read: %s", strerror(-rc));
         return rc;
     }
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        return -ENOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        if (parser.error == YAML_MEMORY_ERROR)
-            rc = -ENOMEM;
-        else
-            err_add(e, path, &parser.problem_mark, "YAML syntax: %s%s%s",
-                    parser.problem ? parser.problem : "error", parser.context ? " " : "",
-                    parser.context ? parser.context : "");
-    } else {
-        struct walk w = {&doc, path, e};
-        rc = walk_file(&w, yaml_document_get_root_node(&doc), default_interval_ms, rs);
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&parser);
-    free(text);
+    struct walk w = {&doc, path, e};
+    rc = walk_file(&w, yaml_document_get_root_node(&doc), default_interval_ms, rs);
+    yaml_document_delete(&doc);
     return rc == -ENOMEM ? rc : 0;
 }
 

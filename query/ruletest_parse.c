@@ -478,56 +478,20 @@ static int parse_root(struct walk *w, const yaml_node_t *root, const char *dir, 
     return rc;
 }
 
-static int read_file(const char *path, char **text, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -errno;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n + 4096 > cap) {
-            char *p = realloc(buf, cap = cap * 2 + 8192);
-            if (!p) {
-                free(buf);
-                fclose(fp);
-                return -ENOMEM;
-            }
-            buf = p;
-        }
-        n += got = fread(buf + n, 1, cap - n - 1, fp);
-    } while (got > 0);
-    int rc = ferror(fp) ? -EIO : 0;
-    fclose(fp);
-    buf[n] = 0;
-    *text = buf;
-    *len = n;
-    return rc;
-}
-
 int ruletest__parse(const char *path, struct rt_file *out, char *err, size_t errcap)
 {
     memset(out, 0, sizeof(*out));
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_file(path, &text, &len);
+    yaml_document_t doc;
+    struct yamlwalk_syntax bad;
+    int rc = yamlwalk_load_file(path, &doc, &bad);
+    if (rc == -EINVAL) {
+        snprintf(err, errcap, "%s:%zu:%zu: %s", path, bad.mark.line + 1, bad.mark.column + 1,
+                 bad.problem ? bad.problem : "bad YAML");
+        return rc;
+    }
     if (rc < 0) {
         snprintf(err, errcap, "%s: %s", path, strerror(-rc));
         return rc;
-    }
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        free(text);
-        return -ENOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        snprintf(err, errcap, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1,
-                 parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML");
-        yaml_parser_delete(&parser);
-        free(text);
-        return -EINVAL;
     }
     char *pathcopy = strdup(path);
     struct walk w = {path, &doc, err, errcap};
@@ -546,8 +510,6 @@ int ruletest__parse(const char *path, struct rt_file *out, char *err, size_t err
     }
     free(pathcopy);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    free(text);
     if (rc < 0)
         ruletest__file_free(out);
     return rc;

@@ -13,4 +13,18 @@ int yamlwalk_is_null(const yaml_node_t *n);
 int yamlwalk_key_before(yaml_document_t *doc, const yaml_node_t *m, const yaml_node_pair_t *p,
                         const char *key);
 
+/* Why a file is not YAML: libyaml's problem and context (static texts,
+ * either may be NULL) and where the problem is. */
+struct yamlwalk_syntax {
+    const char *problem, *context;
+    yaml_mark_t mark;
+};
+
+/* Reads the file path and parses its first YAML document into *doc (the
+ * caller frees it with yaml_document_delete). @return 0; -errno when the
+ * file cannot be read; -ENOMEM; or -EINVAL with *bad when the text is not
+ * YAML. */
+int yamlwalk_load_file(const char *path, yaml_document_t *doc /* OUT */,
+                       struct yamlwalk_syntax *bad /* OUT */);
+
 #endif
