@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "promql_eval.h"
+#include "series_notation.h"
 
 /* The data set: samples every 60 s from t=0.
  *   req_total{job="a"}   0 60 120 ... (1/s), 21 points up to 20m
@@ -24,8 +25,7 @@
  *   lat_bucket{le=...}   0.1: 10, 0.5: 30, +Inf: 40 at 0
  */
 struct fixture {
-    char dir[64];
-    struct tsdb *db;
+    struct series_store st;
     struct tsdb_snapshot *snap;
 };
 
@@ -42,29 +42,21 @@ static void add(struct tsdb *db, const char *name, const char *k, const char *v,
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_promql_eval.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    struct tsdb_options o;
-    tsdb_options_default(&o);
-    o.no_wal = 1;
-    o.ooo_window_ms = INT64_C(1) << 60;
-    o.future_window_ms = 0;
-    o.retention_ms = 0;
-    assert_int_equal(tsdb_open(f->dir, &o, &f->db, NULL), 0);
+    assert_int_equal(series_store_open(&f->st), 0);
     for (int i = 0; i <= 20; i++) {
-        add(f->db, "req_total", "job", "a", i * 60000, i * 60.0);
-        add(f->db, "req_total", "job", "b", i * 60000, i * 120.0);
+        add(f->st.db, "req_total", "job", "a", i * 60000, i * 60.0);
+        add(f->st.db, "req_total", "job", "b", i * 60000, i * 120.0);
     }
     for (int i = 0; i < 5; i++)
-        add(f->db, "gauge", "job", "a", i * 60000, 5);
-    add(f->db, "gauge", "job", "a", 5 * 60000, tsdb_stale_nan());
-    add(f->db, "gauge", "job", "a", 10 * 60000, 7);
-    add(f->db, "temp", "room", "x", 0, -1.5);
-    add(f->db, "lat_bucket", "le", "0.1", 0, 10);
-    add(f->db, "lat_bucket", "le", "0.5", 0, 30);
-    add(f->db, "lat_bucket", "le", "+Inf", 0, 40);
-    assert_int_equal(tsdb_commit(f->db), 0);
-    assert_int_equal(tsdb_snapshot_open(f->db, &f->snap), 0);
+        add(f->st.db, "gauge", "job", "a", i * 60000, 5);
+    add(f->st.db, "gauge", "job", "a", 5 * 60000, tsdb_stale_nan());
+    add(f->st.db, "gauge", "job", "a", 10 * 60000, 7);
+    add(f->st.db, "temp", "room", "x", 0, -1.5);
+    add(f->st.db, "lat_bucket", "le", "0.1", 0, 10);
+    add(f->st.db, "lat_bucket", "le", "0.5", 0, 30);
+    add(f->st.db, "lat_bucket", "le", "+Inf", 0, 40);
+    assert_int_equal(tsdb_commit(f->st.db), 0);
+    assert_int_equal(tsdb_snapshot_open(f->st.db, &f->snap), 0);
     *state = f;
     return 0;
 }
@@ -73,10 +65,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     tsdb_snapshot_close(f->snap);
-    tsdb_close(f->db);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    series_store_close(&f->st);
     free(f);
     return 0;
 }
@@ -256,10 +245,10 @@ static int setup_big(void **state)
         char job[8];
         snprintf(job, sizeof(job), "j%d", s);
         for (int i = 0; i < BIG_SAMPLES; i++)
-            add(f->db, "big", "job", job, (int64_t)i * BIG_STEP_MS, i + s);
+            add(f->st.db, "big", "job", job, (int64_t)i * BIG_STEP_MS, i + s);
     }
-    assert_int_equal(tsdb_commit(f->db), 0);
-    assert_int_equal(tsdb_snapshot_open(f->db, &f->snap), 0);
+    assert_int_equal(tsdb_commit(f->st.db), 0);
+    assert_int_equal(tsdb_snapshot_open(f->st.db, &f->snap), 0);
     return 0;
 }
 
