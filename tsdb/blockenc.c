@@ -533,29 +533,54 @@ struct res_reader {
     struct reader *r;
     int packed;
     unsigned width;
+    uint64_t mask;      /* width low bits */
     const uint8_t *bits;
+    uint64_t fast_end;  /* below this bit position one 8-byte load will do */
     uint64_t pos, left; /* bit position, values left */
 };
 
+/* Starts reading the stream at r. Until the last value is read nothing
+ * else may read from r (rr_get's fast path does not look at r->bad). */
 static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_t count)
 {
     q->r = r;
     q->packed = packed;
-    q->pos = 0;
+    q->pos = q->fast_end = 0;
     q->left = count;
     if (!packed)
         return;
     q->width = get_byte(r);
     uint64_t need = (count * q->width + 7) / 8;
-    if (q->width > 64 || need > (uint64_t)(r->end - r->p)) {
+    if (r->bad || q->width > 64 || need > (uint64_t)(r->end - r->p)) {
         r->bad = 1;
         return;
     }
+    /* a value at byte b of the stream is in the 8 bytes from b when it is
+     * at most 56 bits wide; bytes past the stream but inside the input may
+     * be loaded (and are masked off) */
+    size_t avail = (size_t)(r->end - r->p);
+    if (q->width <= 56 && avail >= 8)
+        q->fast_end = (uint64_t)(avail - 7) * 8;
+    q->mask = q->width == 64 ? UINT64_MAX : (UINT64_C(1) << q->width) - 1;
     q->bits = r->p;
     r->p += need;
 }
 
-static int64_t rr_get(struct res_reader *q)
+/* The 8 bytes at p, little endian. */
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+/* rr_get for what its fast path leaves: varint streams, packed values in
+ * the input's last bytes or wider than 56 bits, and reading past the last
+ * value (corrupt input: 0, and r->bad set). */
+__attribute__((noinline)) static int64_t rr_get_slow(struct res_reader *q)
 {
     if (q->left == 0)
         q->r->bad = 1;
@@ -573,6 +598,18 @@ static int64_t rr_get(struct res_reader *q)
         q->pos += take;
     }
     return tsdb__unzigzag(u);
+}
+
+/* The next value of the stream. */
+static inline int64_t rr_get(struct res_reader *q)
+{
+    if (q->pos < q->fast_end && q->left) {
+        uint64_t u = load_le64(q->bits + (q->pos >> 3)) >> (q->pos & 7) & q->mask;
+        q->pos += q->width;
+        q->left--;
+        return tsdb__unzigzag(u);
+    }
+    return rr_get_slow(q);
 }
 
 /* Reads the header; @return the header byte and *n, or TSDB_E_CORRUPT. */

@@ -220,6 +220,26 @@ static void test_random_roundtrips(void **state)
     }
 }
 
+/* Jumps of every size: timestamps whose steps alternate between 1 and
+ * 1 + 2^k, values between 0 and 2^k, read back exactly for any k (packed
+ * residuals of every width up to 63 bits, at every offset). */
+static void test_wide_residuals(void **state)
+{
+    (void)state;
+    int64_t ts[41];
+    double v[41];
+    for (int k = 0; k <= 61; k++) {
+        uint32_t n = k >= 57 ? 5 : 41; /* the timestamps stay below 2^63 */
+        ts[0] = 0;
+        for (uint32_t i = 1; i < n; i++)
+            ts[i] = ts[i - 1] + 1 + (i % 2 ? INT64_C(1) << k : 0);
+        for (uint32_t i = 0; i < n; i++)
+            v[i] = i % 2 ? ldexp(1, k) : 0;
+        for (uint32_t m = 1; m <= n; m++)
+            roundtrip(ts, v, m);
+    }
+}
+
 /* Encodings of several shapes, for the corruption tests. */
 static size_t sample_encoding(int which, uint8_t *out)
 {
@@ -359,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_counters_resets_and_big_integers),
         cmocka_unit_test(test_jittered_scrapes_are_cheap),
         cmocka_unit_test(test_random_roundtrips),
+        cmocka_unit_test(test_wide_residuals),
         cmocka_unit_test(test_truncations_are_corrupt),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_size_after_lz4),
