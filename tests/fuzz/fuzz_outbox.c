@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_input.h"
 #include "notify_config.h"
 #include "outbox.h"
 
@@ -66,11 +67,9 @@ static void check_outbox(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_outbox(data, size);
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     struct notify_matcher m;
     char err[256] = "";
     int rc = notify_matcher_parse(s, &m, err, sizeof err);

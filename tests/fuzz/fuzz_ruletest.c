@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fuzz_file.h"
+#include "fuzz_input.h"
 #include "ruletest_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
