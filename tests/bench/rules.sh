@@ -164,12 +164,7 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 mkdir "$W/res"
 
-record() { echo "$2" >> "$W/res/$1"; }
-median() {
-    [ -s "$W/res/$1" ] || { echo n/a; return; }
-    sort -g "$W/res/$1" | awk '{a[NR]=$1} END {
-        m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.4g\n", m }'
-}
+. "$(dirname "$0")/lib/stats.sh"
 calc() { awk -v OFMT=%.6f "BEGIN { print ($1) }"; }
 # na EXPR VALUE...: calc EXPR ($1, $2... are the VALUEs) unless one is n/a
 na() {

@@ -73,13 +73,7 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 mkdir "$W/res"
 
-# record KEY VALUE: one measurement of one run; median KEY: their median.
-record() { echo "$2" >> "$W/res/$1"; }
-median() {
-    [ -s "$W/res/$1" ] || { echo n/a; return; }
-    sort -g "$W/res/$1" | awk '{a[NR]=$1} END {
-        m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.4g\n", m }'
-}
+. "$(dirname "$0")/lib/stats.sh"
 # kv FILE KEY: the value of key=value in statsd_load's output.
 kv() { tr ' ' '\n' < "$1" | sed -n "s/^$2=//p" | head -n 1; }
 calc() { awk "BEGIN { print $1 }"; }

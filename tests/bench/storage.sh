@@ -39,13 +39,7 @@ trap cleanup EXIT
 trap 'exit 1' HUP INT PIPE TERM
 mkdir "$W/res"
 
-# record KEY VALUE: one measurement of one run; median KEY: their median.
-record() { echo "$2" >> "$W/res/$1"; }
-median() {
-    [ -s "$W/res/$1" ] || { echo n/a; return; }
-    sort -g "$W/res/$1" | awk '{a[NR]=$1} END {
-        m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.4g\n", m }'
-}
+. "$(dirname "$0")/lib/stats.sh"
 # timed KEY CMD...: runs CMD; if it succeeds, records KEY_wall and KEY_cpu
 # (user+sys seconds). Returns CMD's exit status.
 timed() {
