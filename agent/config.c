@@ -759,13 +759,7 @@ static void walk_map(struct config_walk *w, const yaml_node_t *n, const struct k
             continue;
         }
         const char *key = (const char *)kn->data.scalar.value;
-        int dup = 0;
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p && !dup; q++) {
-            yaml_node_t *qk = yaml_document_get_node(w->doc, q->key);
-            dup = qk && qk->type == YAML_SCALAR_NODE &&
-                  strcmp((const char *)qk->data.scalar.value, key) == 0;
-        }
-        if (dup) {
+        if (yamlwalk_key_before(w->doc, n, p, key)) {
             add_error(w->errs, w->name, &kn->start_mark, "duplicate key '%s'%s%s", key,
                       section ? " in " : "", section ? section : "");
             continue;
