@@ -496,6 +496,8 @@ struct reader {
 
 static uint64_t get_uvarint(struct reader *r)
 {
+    if (!r->bad && r->p < r->end && *r->p < 0x80)
+        return *r->p++; /* one byte, the common case */
     uint64_t u = 0;
     size_t k = r->bad ? 0 : tsdb__uvarint_get(r->p, (size_t)(r->end - r->p), &u);
     if (k == 0) {
