@@ -171,6 +171,18 @@ static const char pairs[201] = "000102030405060708091011121314151617181920212223
                                "50515253545556575859606162636465666768697071727374"
                                "75767778798081828384858687888990919293949596979899";
 
+/* Writes x < 10^9 as exactly nine digits. */
+static void digits9(uint32_t x, char *out)
+{
+    out[0] = (char)('0' + x / 100000000);
+    x %= 100000000;
+    uint32_t hi = x / 10000, lo = x % 10000;
+    memcpy(out + 1, pairs + 2 * (hi / 100), 2);
+    memcpy(out + 3, pairs + 2 * (hi % 100), 2);
+    memcpy(out + 5, pairs + 2 * (lo / 100), 2);
+    memcpy(out + 7, pairs + 2 * (lo % 100), 2);
+}
+
 /* -1, 0, 1 as c < b, c == b, c > b. */
 static int bound_cmp(uint64_t c, const struct bound *b)
 {
@@ -229,12 +241,20 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
     }
     if (fbits <= 60) { /* frac * 10 fits 64 bits */
         uint64_t f64 = (uint64_t)frac, m64 = (uint64_t)fmask;
-        for (; nd < 18 && f64; nd += d != 0) {
+        while (d == 0 && f64) { /* below 1: the fraction's leading zeros */
             f64 *= 10;
-            d = d * 10 + (f64 >> fbits);
+            d = f64 >> fbits;
             f64 &= m64;
-            if (!d)
+            if (d)
+                nd = 1;
+            else
                 point--;
+        }
+        if (f64 && nd < 18) { /* the other digits at once: f64 * 10^17 < 2^117 */
+            unsigned __int128 x = (unsigned __int128)f64 * pow10_u64[18 - nd];
+            d = d * pow10_u64[18 - nd] + (uint64_t)(x >> fbits);
+            f64 = (uint64_t)x & m64;
+            nd = 18;
         }
         frac = f64;
     }
@@ -281,8 +301,8 @@ static int shortest_digits(double v, char *out /* OUT */, int *dp /* OUT */)
         best /= 10;
         (*dp)++;
     }
-    for (int i = 16; i >= 0; i -= 2, best /= 100)
-        memcpy(out + i, pairs + 2 * (best % 100), 2);
+    digits9((uint32_t)(best / 1000000000), out);
+    digits9((uint32_t)(best % 1000000000), out + 9);
     int n = 18;
     while (n > 1 && out[n - 1] == '0')
         n--;
