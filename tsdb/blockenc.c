@@ -559,12 +559,16 @@ static void rr_start(struct res_reader *q, struct reader *r, int packed, uint64_
     }
     /* a value at byte b of the stream is in the 8 bytes from b when it is
      * at most 56 bits wide; bytes past the stream but inside the input may
-     * be loaded (and are masked off) */
+     * be loaded (and are masked off). Width 0 (often at the input's end)
+     * reads zeros and stays at bit 0. */
+    static const uint8_t zeros[8];
     size_t avail = (size_t)(r->end - r->p);
-    if (q->width <= 56 && avail >= 8)
+    if (q->width == 0)
+        q->fast_end = 1;
+    else if (q->width <= 56 && avail >= 8)
         q->fast_end = (uint64_t)(avail - 7) * 8;
     q->mask = q->width == 64 ? UINT64_MAX : (UINT64_C(1) << q->width) - 1;
-    q->bits = r->p;
+    q->bits = q->width ? r->p : zeros;
     r->p += need;
 }
 
