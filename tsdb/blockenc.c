@@ -583,9 +583,9 @@ static uint64_t load_le64(const uint8_t *p)
     return x;
 }
 
-/* rr_get for what its fast path leaves: varint streams, packed values in
- * the input's last bytes or wider than 56 bits, and reading past the last
- * value (corrupt input: 0, and r->bad set). */
+/* rr_get for what its fast paths leave: packed values in the input's last
+ * bytes or wider than 56 bits, and reading past the last value (corrupt
+ * input: 0, and r->bad set). */
 __attribute__((noinline)) static int64_t rr_get_slow(struct res_reader *q)
 {
     if (q->left == 0)
@@ -593,8 +593,6 @@ __attribute__((noinline)) static int64_t rr_get_slow(struct res_reader *q)
     if (q->r->bad)
         return 0;
     q->left--;
-    if (!q->packed)
-        return get_varint(q->r);
     uint64_t u = 0;
     for (unsigned done = 0; done < q->width;) {
         unsigned off = (unsigned)(q->pos & 7);
@@ -609,11 +607,16 @@ __attribute__((noinline)) static int64_t rr_get_slow(struct res_reader *q)
 /* The next value of the stream. */
 static inline int64_t rr_get(struct res_reader *q)
 {
+    struct reader *r = q->r;
     if (q->pos < q->fast_end && q->left) {
         uint64_t u = load_le64(q->bits + (q->pos >> 3)) >> (q->pos & 7) & q->mask;
         q->pos += q->width;
         q->left--;
         return tsdb__unzigzag(u);
+    }
+    if (!q->packed && q->left) {
+        q->left--;
+        return get_varint(r);
     }
     return rr_get_slow(q);
 }
