@@ -39,7 +39,7 @@ int http_buf_append(struct http_buf *b, const void *data, size_t n)
         b->p = p;
         b->cap = cap;
     }
-    if (n)
+    if (n && data)
         memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = '\0';

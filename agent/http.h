@@ -27,7 +27,9 @@ struct http_buf {
     char *p;
     size_t len, cap;
 };
-/* @return 0 or -ENOMEM. */
+/* Appends n bytes of data; data NULL reserves n bytes (their content is
+ * the caller's to write) and keeps the NUL after them. @return 0 or
+ * -ENOMEM. */
 int http_buf_append(struct http_buf *b, const void *data, size_t n);
 int http_buf_printf(struct http_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

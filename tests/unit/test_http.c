@@ -115,6 +115,25 @@ static void test_routing(void **state)
     assert_int_equal(counted(&r, "/busy", 503), 1);
 }
 
+/* A formatted body longer than http_buf_printf's stack buffer: formatted
+ * in place after growing the buffer, every byte as asked. */
+static void test_buf_printf_long(void **state)
+{
+    (void)state;
+    struct http_buf b = {0};
+    char word[2000];
+    memset(word, 'x', sizeof word - 1);
+    word[sizeof word - 1] = 0;
+    assert_int_equal(http_buf_printf(&b, "a"), 0);
+    assert_int_equal(http_buf_printf(&b, "<%s|%d>", word, 42), 0);
+    assert_int_equal(b.len, 1 + 1 + 1999 + 4);
+    assert_int_equal(b.p[0], 'a');
+    assert_int_equal(b.p[1], '<');
+    assert_int_equal(b.p[1999 + 1], 'x');
+    assert_string_equal(b.p + 1 + 1 + 1999, "|42>");
+    http_buf_free(&b);
+}
+
 static void test_oversized_headers(void **state)
 {
     (void)state;
@@ -269,6 +288,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_buf_printf_long),
         cmocka_unit_test(test_oversized_headers),
         cmocka_unit_test(test_pipelining_and_splits),
         cmocka_unit_test(test_server_on_loop),
