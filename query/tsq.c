@@ -710,12 +710,12 @@ static int render_result(const struct promql_result *r, struct answer *a)
         free(os);
         free(smp);
     } else {
-        char ts[40], v[40];
+        char ts[40], v[400];
         output_format_value((double)r->t / 1000.0, ts, sizeof ts);
         fprintf(m, "{\"status\":\"success\",\"data\":{\"resultType\":\"%s\",\"result\":[%s,",
                 r->type == PROMQL_TYPE_SCALAR ? "scalar" : "string", ts);
         if (r->type == PROMQL_TYPE_SCALAR) {
-            output_format_value(r->v, v, sizeof v);
+            output_format_value_fixed(r->v, v, sizeof v); /* as the API */
             fprintf(m, "\"%s\"", v);
         } else {
             output_json_fputs(m, r->str ? r->str : "");

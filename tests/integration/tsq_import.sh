@@ -72,6 +72,11 @@ expect_out "regex matcher and RFC 3339 time" \
 '{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"http_requests_total","code":"200","path":"/a\"b\\c\nd"},"values":[[1700000000,"1"],[1700000060,"3"]]},{"metric":{"__name__":"http_requests_total","code":"500","path":"/"},"values":[[1700000000,"2"]]}]}}' \
     --data-dir "$D" --time 2023-11-14T22:14:20Z -o json '{__name__=~"http_.*",code=~"2..|500"}[61s]'
 
+# A scalar prints as the API prints it: fixed notation at every magnitude.
+expect_out "json scalar in fixed notation" \
+'{"status":"success","data":{"resultType":"scalar","result":[1700000000,"0.0000001"]}}' \
+    --data-dir "$D" --time 1700000000 -o json '1e-7'
+
 # Instant selector: newest sample within 5m, stamped with the query time.
 expect_out "json vector" \
 '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"temperature_celsius","room":"lab"},"value":[1700000100,"-3.25"]}]}}' \
