@@ -541,8 +541,13 @@ static struct pe_val call_range(struct pe_ctx *c, const struct promql_node *n, i
 {
     struct pe_val out = over_range(c, n, t, 0, e->fn, e->keep_name, 0, 0);
     if (e->fn == fn_rate || e->fn == fn_increase) {
+        const char *noted = NULL; /* series of one name come in a row: one
+                                     note (formatted, then deduplicated) per run */
         for (size_t i = 0; i < out.vec.n; i++) {
             const char *name = pe_lset_get(&out.vec.v[i].ls, "__name__");
+            if (noted && strcmp(name, noted) == 0)
+                continue;
+            noted = name;
             if (*name && !is_counter_name(name))
                 pe_info(c, arg(n, 0),
                         "metric might not be a counter, name does not end in "
