@@ -106,7 +106,7 @@ need curl "tests/deps.sh curl"
 need python3 "apt-get install python3"
 [ "$SERIES" -ge 10 ] && [ $((SERIES % 10)) = 0 ] || { echo "rules.sh: SERIES must be a multiple of 10" >&2; exit 2; }
 [ "$TARGETS" -le 999 ] || { echo "rules.sh: at most 999 targets" >&2; exit 2; }
-[ "$MEASURE_CYCLES" -ge 3 ] || { echo "rules.sh: MEASURE_CYCLES must be at least 3" >&2; exit 2; }
+[ "$MEASURE_CYCLES" -ge 4 ] || { echo "rules.sh: MEASURE_CYCLES must be at least 4" >&2; exit 2; }
 i=0
 for s in $SERVERS; do
     case $s in
@@ -185,11 +185,13 @@ busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 # ---- the rule file -------------------------------------------------------------
 # gen_rules FIRST: the firing rule of group g has threshold FIRST + 1 +
-# g mod (MEASURE_CYCLES - 2): with FIRST the scrape counter at the start of
-# the window, it fires 2 to MEASURE_CYCLES - 1 scrapes into the window.
+# g mod (MEASURE_CYCLES - 3): with FIRST about the scrape counter at the
+# start of the window (it may be one less: targets are scraped at an offset
+# within the interval), it fires 2 to MEASURE_CYCLES - 2 scrapes into the
+# window.
 gen_rules() {
     awk -v targets="$TARGETS" -v rpg="$RPG" -v first="$1" \
-        -v spread=$((MEASURE_CYCLES - 2)) 'BEGIN {
+        -v spread=$((MEASURE_CYCLES - 3)) 'BEGIN {
     print "groups:"
     for (g = 0; g < targets; g++) {
         inst = sprintf("target-%03d", g)
