@@ -77,7 +77,7 @@ void config_free(struct config *c);
 /* Parses the YAML text[0..len) named name (for messages) over the values
  * already in c (normally the defaults). Every problem is appended to errs.
  * @return 0, or -EINVAL when errs holds at least one error (c is then
- * partly updated: discard it). */
+ * partly updated: discard it with config_free). */
 int config_parse(struct config *c, const char *name, const char *text, size_t len,
                  struct config_errors *errs);
 

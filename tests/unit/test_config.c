@@ -194,6 +194,7 @@ static void test_errors(void **state)
             fail_msg("case %zu: rc %d, %u errors:\n%s\nwant: %s", i, rc, e.count,
                      e.text ? e.text : "", cases[i].want);
         config_errors_free(&e);
+        config_free(&c); /* a failed parse may have allocated (rule_files: ['']) */
     }
 }
 
