@@ -173,7 +173,14 @@ static int index_add(struct tsdb *db, const char *name, const char *value, uint3
     if (grow((void **)&lv->ids, sizeof *lv->ids, &lv->cap, lv->len + 1))
         return -ENOMEM;
     db->index_bytes += (uint64_t)(lv->cap - oldcap) * sizeof *lv->ids;
-    lv->ids[lv->len++] = id;
+    /* postings stay sorted: ids normally arrive ascending (new series), a
+     * replay that creates them out of order inserts in place */
+    uint32_t at = lv->len;
+    while (at > 0 && lv->ids[at - 1] > id)
+        at--;
+    memmove(lv->ids + at + 1, lv->ids + at, (lv->len - at) * sizeof *lv->ids);
+    lv->ids[at] = id;
+    lv->len++;
     return 0;
 }
 
@@ -982,16 +989,107 @@ static int postings_where(struct tsdb *db, const struct tsdb_matcher *m, int wan
     return 0;
 }
 
+/* The postings of an equality matcher that does not match "", or NULL
+ * (*len 0) when no series carries that pair; sorted, owned by the index. */
+static const uint32_t *eq_postings(struct tsdb *db, const struct tsdb_matcher *m, size_t *len)
+{
+    const char *name = interned(db, m->name), *value = interned(db, m->value);
+    struct tsdb__map_slot *slot =
+        name && value ? map_find(&db->pairs, hash_ptrs(name, value), eq_ptrs, name, value) : NULL;
+    const struct tsdb__lval *lv = slot ? slot->val : NULL;
+    *len = lv ? lv->len : 0;
+    return lv ? lv->ids : NULL;
+}
+
+/* a := a ∩ list (sorted): a binary search per element of a, from where the
+ * previous one ended (a is the smaller side). */
+static void idset_intersect_list(struct idset *a, const uint32_t *list, size_t n)
+{
+    size_t k = 0, lo = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        size_t hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (list[mid] < a->v[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < n && list[lo] == a->v[i])
+            a->v[k++] = a->v[i];
+    }
+    a->len = k;
+}
+
+/* Keeps the series of a whose value of m's label ("" when absent) the
+ * matcher accepts: for candidates fewer than the label's values. */
+static void idset_filter_values(struct tsdb *db, struct idset *a, const struct tsdb_matcher *m)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->len; i++) {
+        const struct tsdb__series *s = tsdb__head_series(db, a->v[i]);
+        const char *value = "";
+        for (uint32_t l = 0; s && l < s->nlabels; l++)
+            if (strcmp(s->labels[l].name, m->name) == 0) {
+                value = s->labels[l].value;
+                break;
+            }
+        if (s && tsdb_matcher_matches(m, value))
+            a->v[k++] = a->v[i];
+    }
+    a->len = k;
+}
+
+/* Distinct values of label name in the head (0 if none carries it). */
+static uint32_t label_values(struct tsdb *db, const char *name)
+{
+    const char *in = interned(db, name);
+    struct tsdb__map_slot *slot = in ? map_find(&db->names, hash_ptrs(in, NULL), eq_ptrs, in, NULL)
+                                     : NULL;
+    return slot && slot->val ? ((struct tsdb__lname *)slot->val)->len : 0;
+}
+
+/* Series ids matching every matcher, sorted. Equality matchers intersect
+ * their (sorted) postings in place, smallest first; every other matcher
+ * then either checks the few remaining candidates' own label values or,
+ * when candidates outnumber the label's values, goes through the
+ * postings of the values it accepts (or rejects). */
 int tsdb__head_select(struct tsdb *db, const struct tsdb_matcher *m, size_t nm,
                       uint32_t **ids, size_t *n)
 {
     struct idset acc = {0}, tmp = {0};
     int have = 0, rc = 0;
     pthread_mutex_lock(&db->idx_mu);
-    /* positive sets first: series that carry a matching value */
-    for (size_t i = 0; i < nm && !rc; i++) {
-        if (tsdb_matcher_matches(&m[i], ""))
+    /* the smallest equality postings seed the candidates */
+    size_t seed = SIZE_MAX, seed_len = 0;
+    for (size_t i = 0; i < nm; i++) {
+        size_t len;
+        if (m[i].type != TSDB_MATCH_EQ || tsdb_matcher_matches(&m[i], ""))
             continue;
+        eq_postings(db, &m[i], &len);
+        if (seed == SIZE_MAX || len < seed_len)
+            seed = i, seed_len = len;
+    }
+    if (seed != SIZE_MAX) {
+        size_t len;
+        const uint32_t *list = eq_postings(db, &m[seed], &len);
+        rc = idset_add(&acc, list, len);
+        have = 1;
+        for (size_t i = 0; i < nm && !rc && acc.len; i++) {
+            if (i == seed || m[i].type != TSDB_MATCH_EQ || tsdb_matcher_matches(&m[i], ""))
+                continue;
+            list = eq_postings(db, &m[i], &len);
+            idset_intersect_list(&acc, list, len);
+        }
+    }
+    /* other matchers that need a value: union of their values' postings */
+    for (size_t i = 0; i < nm && !rc && !(have && !acc.len); i++) {
+        if (m[i].type == TSDB_MATCH_EQ || tsdb_matcher_matches(&m[i], ""))
+            continue;
+        if (have && acc.len <= label_values(db, m[i].name)) {
+            idset_filter_values(db, &acc, &m[i]);
+            continue;
+        }
         tmp.len = 0;
         rc = postings_where(db, &m[i], 1, &tmp);
         idset_normalize(&tmp);
@@ -1007,9 +1105,13 @@ int tsdb__head_select(struct tsdb *db, const struct tsdb_matcher *m, size_t nm,
             rc = idset_add(&acc, &r, 1);
     }
     /* matchers that accept "": drop series whose value is rejected */
-    for (size_t i = 0; i < nm && !rc; i++) {
+    for (size_t i = 0; i < nm && !rc && acc.len; i++) {
         if (!tsdb_matcher_matches(&m[i], ""))
             continue;
+        if (acc.len <= label_values(db, m[i].name)) {
+            idset_filter_values(db, &acc, &m[i]);
+            continue;
+        }
         tmp.len = 0;
         rc = postings_where(db, &m[i], 0, &tmp);
         idset_normalize(&tmp);
