@@ -633,7 +633,8 @@ void rules_mgr_collect(struct rules_mgr *m, struct selfmetrics *sm)
         sm_set(sm, "vigil_rule_evaluation_failures_total", SM_COUNTER,
                "Rule evaluations that failed.", (double)run->failures, "rule_group", key, NULL);
         sm_set(sm, "vigil_rule_group_iterations_total", SM_COUNTER,
-               "Scheduled evaluations of the group that ran.", (double)run->iterations,
+               "Scheduled evaluations of the group, whether run or missed (as Prometheus').",
+               (double)(run->iterations + run->missed),
                "rule_group", key, NULL);
         sm_set(sm, "vigil_rule_group_iterations_missed_total", SM_COUNTER,
                "Evaluations of the group skipped: the previous one was still running.",
