@@ -361,6 +361,26 @@ static size_t format_uint(uint64_t u, char *buf)
     return n;
 }
 
+int output_shortest_digits(double v, char *d, int *exp10)
+{
+    int dp, nd = shortest_digits(v, d, &dp);
+    if (nd) {
+        *exp10 = dp - 1;
+    } else {
+        char e[40];
+        shortest_e(v, e, sizeof e); /* [-]d[.ddd]e±XX */
+        const char *p = e + (*e == '-');
+        for (; *p != 'e'; p++)
+            if (*p != '.')
+                d[nd++] = *p;
+        while (nd > 1 && d[nd - 1] == '0')
+            nd--;
+        *exp10 = atoi(p + 1);
+    }
+    d[nd] = '\0';
+    return nd;
+}
+
 /* output_format_value into digits (48 bytes), unterminated; with fixed,
  * output_format_value_fixed (digits then holds 400 bytes). @return the
  * length. */
@@ -386,22 +406,14 @@ static size_t format_value(double v, int fixed, char *digits)
         int dp, nd = shortest_digits(v, e, &dp);
         if (nd) {
             n = fixed_notation(v < 0, e, nd, dp, digits);
-        } else {
+        } else if (!fixed && a != 0 && (a < 1e-6 || a >= 1e21)) {
             shortest_e(v, e, sizeof e);
-            if (!fixed && a != 0 && (a < 1e-6 || a >= 1e21)) {
-                n = strlen(e);
-                memcpy(digits, e, n);
-                return n;
-            }
-            /* -0 and what shortest_digits leaves: [-]d[.ddd]e±XX to fixed */
-            const char *p = e;
-            int neg = *p == '-';
-            nd = 0;
-            p += neg;
-            for (; *p != 'e'; p++)
-                if (*p != '.')
-                    e[nd++] = *p;
-            n = fixed_notation(neg, e, nd, atoi(p + 1) + 1, digits);
+            n = strlen(e);
+            memcpy(digits, e, n);
+        } else { /* -0 and the magnitudes shortest_digits leaves out */
+            int exp10;
+            nd = output_shortest_digits(v, e, &exp10);
+            n = fixed_notation(signbit(v) != 0, e, nd, exp10 + 1, digits);
         }
     }
     return n;

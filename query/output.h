@@ -61,6 +61,13 @@ void output_format_value(double v, char *buf, size_t cap);
  * "0.0000001"). buf should hold 400 bytes. */
 void output_format_value_fixed(double v, char *buf, size_t cap);
 
+/* The shortest decimal digits that read back as v (finite, any sign;
+ * Go's digits, powers of two included): written to d (at least 24 bytes,
+ * NUL-terminated, no trailing zeros but a lone "0"), with *exp10 the
+ * decimal exponent of the first digit (v = ±d[0].d[1]... * 10^exp10).
+ * @return the number of digits. */
+int output_shortest_digits(double v, char *d /* OUT */, int *exp10 /* OUT */);
+
 /* Formats a millisecond timestamp as Prometheus does: seconds, then a point
  * and exactly three digits when the milliseconds are not zero
  * (1700000000, 1700000000.500). buf should hold 32 bytes. */

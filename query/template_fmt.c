@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
 #include "strlit.h"
 
 const char *tmpl__type_name(const struct tmpl_value *v)
@@ -40,73 +41,6 @@ int tmpl__truth(const struct tmpl_value *v)
     return 0;
 }
 
-/* Splits "%.*e" output into digits (no point, NUL-terminated) and the
- * decimal exponent of the first digit. */
-static void split_e(const char *buf, char d[24], int *exp10)
-{
-    size_t n = 0;
-    const char *e = strchr(buf, 'e');
-    for (const char *p = buf; p < e && n < 23; p++)
-        if (*p != '.')
-            d[n++] = *p;
-    d[n] = '\0';
-    *exp10 = atoi(e + 1);
-}
-
-/* 1 if digits d with exponent exp read back as f. */
-static int reads_back(const char *d, int exp, double f)
-{
-    char buf[48];
-    snprintf(buf, sizeof buf, "%c.%se%d", d[0], d[1] ? d + 1 : "0", exp);
-    return strtod(buf, NULL) == f;
-}
-
-/* Adds one unit in the last place of digits d (exp adjusts on carry). */
-static void round_up(char d[24], int *exp)
-{
-    size_t n = strlen(d), i = n;
-    while (i > 0 && d[i - 1] == '9')
-        d[--i] = '0';
-    if (i > 0) {
-        d[i - 1]++;
-        return;
-    }
-    d[0] = '1';
-    ++*exp;
-}
-
-/* The shortest decimal digits that read back as f (f finite, > 0): digits
- * in d (NUL-terminated, no trailing zeros) and the decimal exponent of the
- * first digit. Like Go, for each length the nearest rounding is tried,
- * then (at powers of two, where the doubles below are closer than the
- * ones above) the rounding the other way. */
-static void shortest_digits(double f, char d[24], int *exp10)
-{
-    char buf[40];
-    int fr, pow2 = frexp(f, &fr) == 0.5;
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*e", prec, f);
-        split_e(buf, d, exp10);
-        if (reads_back(d, *exp10, f))
-            break;
-        if (pow2 && strtod(buf, NULL) < f) {
-            char up[24];
-            int up_exp = *exp10;
-            memcpy(up, d, sizeof up);
-            round_up(up, &up_exp);
-            if (reads_back(up, up_exp, f)) {
-                memcpy(d, up, sizeof up);
-                *exp10 = up_exp;
-                break;
-            }
-        }
-    }
-    size_t n = strlen(d);
-    while (n > 1 && d[n - 1] == '0')
-        n--;
-    d[n] = '\0';
-}
-
 /* Go's strconv.FormatFloat(f, 'g' or 'G', -1, 64) for finite f. */
 static int format_shortest(struct tmpl_buf *b, double f, char e_char)
 {
@@ -116,8 +50,7 @@ static int format_shortest(struct tmpl_buf *b, double f, char e_char)
     int exp;
     if (f < 0 && tmpl__putc(b, '-') < 0)
         return -1;
-    shortest_digits(fabs(f), d, &exp);
-    int nd = (int)strlen(d);
+    int nd = output_shortest_digits(f, d, &exp);
     if (exp < -4 || exp >= 6) { /* Go decides with precision 6 for shortest */
         if (tmpl__putc(b, d[0]) < 0 ||
             (nd > 1 && (tmpl__putc(b, '.') < 0 || tmpl__put(b, d + 1, (size_t)nd - 1) < 0)))
