@@ -340,6 +340,31 @@ static int render_labels(struct http_buf *b, const struct tsdb_labels *ls)
     return rc ? rc : http_buf_append(b, "}", 1);
 }
 
+/* Answers {"status":"success","data":[...]} with the n items sorted by cmp
+ * (a qsort comparator over the pointers in all), equal ones once, each
+ * written by render. */
+static int render_sorted_unique(struct http_buf *b, const void **all, size_t n,
+                                int (*cmp)(const void *, const void *),
+                                int (*render)(struct http_buf *, const void *))
+{
+    qsort(all, n, sizeof *all, cmp);
+    int rc = http_buf_printf(b, "{\"status\":\"success\",\"data\":[");
+    for (size_t i = 0, out = 0; rc == 0 && i < n; i++) {
+        if (i && cmp(&all[i - 1], &all[i]) == 0)
+            continue;
+        if (out++)
+            rc = http_buf_append(b, ",", 1);
+        if (rc == 0)
+            rc = render(b, all[i]);
+    }
+    return rc ? rc : http_buf_append(b, "]}", 2);
+}
+
+static int render_labels_item(struct http_buf *b, const void *ls)
+{
+    return render_labels(b, ls);
+}
+
 /* The union of the match[] sets' series, sorted, without duplicates. */
 static int run_series(struct job *j, struct tsdb_snapshot *snap)
 {
@@ -359,18 +384,8 @@ static int run_series(struct job *j, struct tsdb_snapshot *snap)
         for (size_t i = 0; i < j->nsets; i++)
             for (size_t s = 0; s < tsdb_series_set_len(sets[i]); s++)
                 all[k++] = tsdb_series_set_labels(sets[i], s);
-        qsort(all, n, sizeof *all, output_labels_ptr_cmp);
-        rc = http_buf_printf(&j->res.body, "{\"status\":\"success\",\"data\":[");
-        for (size_t i = 0, out = 0; rc == 0 && i < n; i++) {
-            if (i && output_labels_cmp(all[i - 1], all[i]) == 0)
-                continue;
-            if (out++)
-                rc = http_buf_append(&j->res.body, ",", 1);
-            if (rc == 0)
-                rc = render_labels(&j->res.body, all[i]);
-        }
-        if (rc == 0)
-            rc = http_buf_append(&j->res.body, "]}", 2);
+        rc = render_sorted_unique(&j->res.body, (const void **)all, n, output_labels_ptr_cmp,
+                                  render_labels_item);
     }
     for (size_t i = 0; sets && i < j->nsets; i++)
         if (sets[i])
@@ -383,6 +398,11 @@ static int run_series(struct job *j, struct tsdb_snapshot *snap)
 static int str_cmp(const void *x, const void *y)
 {
     return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static int render_string_item(struct http_buf *b, const void *s)
+{
+    return api_json_string(b, s);
 }
 
 /* Label names (label NULL) or one label's values, over the match[] sets or
@@ -409,18 +429,8 @@ static int run_strings(struct job *j, struct tsdb_snapshot *snap)
         for (size_t i = 0; i < nq; i++)
             for (size_t s = 0; s < lists[i].len; s++)
                 all[k++] = lists[i].v[s];
-        qsort(all, n, sizeof *all, str_cmp);
-        rc = http_buf_printf(&j->res.body, "{\"status\":\"success\",\"data\":[");
-        for (size_t i = 0, out = 0; rc == 0 && i < n; i++) {
-            if (i && strcmp(all[i - 1], all[i]) == 0)
-                continue;
-            if (out++)
-                rc = http_buf_append(&j->res.body, ",", 1);
-            if (rc == 0)
-                rc = api_json_string(&j->res.body, all[i]);
-        }
-        if (rc == 0)
-            rc = http_buf_append(&j->res.body, "]}", 2);
+        rc = render_sorted_unique(&j->res.body, (const void **)all, n, str_cmp,
+                                  render_string_item);
     }
     for (size_t i = 0; lists && i < nq; i++)
         tsdb_strings_free(&lists[i]);
