@@ -38,9 +38,7 @@ static void free_route(struct notify_route *r)
 
 static void free_alertmanagers(struct notify_config *c)
 {
-    for (size_t i = 0; i < c->nalert_relabel; i++)
-        relabel_rule_free(&c->alert_relabel[i]);
-    free(c->alert_relabel);
+    relabel_rules_free(c->alert_relabel, c->nalert_relabel);
     c->alert_relabel = NULL;
     c->nalert_relabel = 0;
     for (size_t i = 0; i < c->nalertmanagers; i++) {

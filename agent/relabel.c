@@ -269,6 +269,13 @@ void relabel_rule_free(struct relabel_rule *r)
     relabel_rule_default(r);
 }
 
+void relabel_rules_free(struct relabel_rule *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        relabel_rule_free(&v[i]);
+    free(v);
+}
+
 static int dup_field(char **dst, const char *src, char *static_default)
 {
     *dst = src == static_default ? static_default : strdup(src);

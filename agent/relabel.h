@@ -43,6 +43,8 @@ void relabel_rule_default(struct relabel_rule *r /* OUT */);
 int relabel_rule_prepare(struct relabel_rule *r, char *err, size_t errlen);
 /* Frees what r owns (not the static defaults) and resets it to defaults. */
 void relabel_rule_free(struct relabel_rule *r);
+/* relabel_rule_free on each of the n rules of v, then frees the array. */
+void relabel_rules_free(struct relabel_rule *v, size_t n);
 /* Deep copy of src (compiled again when src was prepared).
  * @return 0 or -ENOMEM (dst is then left at the defaults). */
 int relabel_rule_copy(struct relabel_rule *dst /* OUT */, const struct relabel_rule *src);

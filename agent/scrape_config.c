@@ -34,13 +34,6 @@ static void free_labels(struct tsdb_label *v, size_t n)
     free(v);
 }
 
-static void free_rules(struct relabel_rule *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        relabel_rule_free(&v[i]);
-    free(v);
-}
-
 static void free_job(struct scrape_job *j)
 {
     free(j->job_name);
@@ -62,8 +55,8 @@ static void free_job(struct scrape_job *j)
     }
     free(j->static_configs);
     config__free_strings(j->file_sd_files, j->nfile_sd);
-    free_rules(j->relabel, j->nrelabel);
-    free_rules(j->metric_relabel, j->nmetric_relabel);
+    relabel_rules_free(j->relabel, j->nrelabel);
+    relabel_rules_free(j->metric_relabel, j->nmetric_relabel);
     memset(j, 0, sizeof *j);
 }
 
